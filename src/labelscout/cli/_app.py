@@ -1,0 +1,47 @@
+"""The Typer application object and the global options every command shares."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import typer
+
+from .. import __version__
+
+
+@dataclass
+class _State:
+    quiet: bool = False
+    verbose: bool = False
+
+
+state = _State()
+
+app = typer.Typer(
+    name="labelscout",
+    help="Decide what to label: select diverse, informative samples from unlabeled images and video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"labelscout {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final result line."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print debug logs and full tracebacks."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    state.quiet = quiet
+    state.verbose = verbose
+    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_time=False, show_path=verbose)], force=True)
+    logging.getLogger("labelscout").setLevel(level)
