@@ -1,2 +1,22 @@
-"""labelscout: decide what to label."""
+"""labelscout: decide what to label.
+
+Public API (re-exported names only):
+
+* :func:`select`, :func:`embed` - the main jobs, as the CLI runs them.
+* :class:`Embedder`, :class:`EmbeddingSet` - embedding models and stored vectors.
+* :class:`CoresetSelector`, :class:`RandomSelector` - selection strategies.
+* :class:`Selection`, :class:`Issues` - result tables.
+"""
 __version__ = "0.1.0"
+
+from .api import SelectResult, embed, select  # noqa: E402
+from .embed.embedder import Embedder  # noqa: E402
+from .embed.store import EmbeddingSet  # noqa: E402
+from .errors import ConfigError, InputError, LabelscoutError, ModelWeightsMissing  # noqa: E402
+from .results import Issues, Selection  # noqa: E402
+from .strategies import CoresetSelector, RandomSelector  # noqa: E402
+
+__all__ = [
+    "select", "embed", "SelectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
+    "Selection", "Issues", "LabelscoutError", "ConfigError", "InputError", "ModelWeightsMissing", "__version__",
+]

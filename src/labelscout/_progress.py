@@ -9,7 +9,15 @@ import contextlib
 import os
 from typing import Iterator
 
-__all__ = ["progress_bar", "ProgressTask"]
+__all__ = ["progress_bar", "ProgressTask", "set_default_progress"]
+
+_default: bool = True
+
+
+def set_default_progress(enabled: bool) -> None:
+    """Set whether bars show when a caller does not say (the CLI's --quiet turns them off)."""
+    global _default
+    _default = enabled
 
 
 class ProgressTask:
@@ -33,9 +41,7 @@ def _enabled(progress: bool | None) -> bool:
         return progress
     if os.environ.get("LABELSCOUT_PROGRESS", "1") == "0":
         return False
-    from .cli._app import state
-
-    return not state.quiet
+    return _default
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import typer
 
 from .. import __version__
+from .._progress import set_default_progress
 
 
 @dataclass
@@ -39,6 +40,7 @@ def _global_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     state.quiet = quiet
+    set_default_progress(not quiet)
     state.verbose = verbose
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
     from rich.logging import RichHandler

@@ -1,0 +1,230 @@
+"""The public Python API. The CLI, the web service and the workers call these functions
+and hold no logic of their own.
+
+>>> import labelscout
+>>> result = labelscout.select("images/", n=1000, out="runs/first")   # doctest: +SKIP
+>>> result.selection.ids[:3]                                            # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .embed.embedder import Embedder, EmbedResult
+from .embed.store import SIDECAR_FILE, EmbeddingSet
+from .errors import InputError
+from .results import Issues, Selection
+from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
+from .runs.record import RunRecord
+from .sources.labels import resolve_labels
+from .strategies import get_strategy
+
+__all__ = ["select", "embed", "SelectResult", "read_id_file"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SelectResult:
+    selection: Selection
+    embeddings: EmbeddingSet
+    record: RunRecord
+    issues: Issues = field(default_factory=Issues)
+    out: Path | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: what was selected from what, what was skipped and why, where it went."""
+        pool = len(self.embeddings)
+        line = f"Selected {len(self.selection)} of {pool} samples with {self.selection.strategy}"
+        if self.skipped:
+            reasons = self.record.skipped_summary()
+            line += f"; skipped {len(self.skipped)} unreadable ({', '.join(f'{n} {r}' for r, n in reasons.items())})"
+        if self.out is not None:
+            line += f" -> {self.out / 'selection.txt'}"
+        return line
+
+
+def read_id_file(path: str | Path) -> list[str]:
+    """Ids from a text file (one per line) or a CSV with an ``id`` column (e.g. selection.csv)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist.", hint="Give a file with one sample id per line.")
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if lines and path.suffix.lower() == ".csv":
+        import csv
+        import io
+
+        rows = list(csv.DictReader(io.StringIO(text)))
+        col = next((c for c in (rows[0].keys() if rows else []) if c.lower() in ("id", "path", "filename")), None)
+        if col is None:
+            raise InputError(f"{path} has no id column (id, path or filename).")
+        return [r[col].strip() for r in rows]
+    return [ln for ln in lines if not ln.startswith("#")]
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] else "labelscout (python api)"
+
+
+def embed(
+    source: str | Path,
+    *,
+    out: str | Path | None = None,
+    model: str | None = None,
+    arch: str | None = None,
+    weights: str | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    workers: int | None = None,
+    cache_dir: str | Path | None = "default",
+    progress: bool | None = None,
+    record: RunRecord | None = None,
+) -> EmbedResult:
+    """Embed every image under ``source``; with ``out``, save to ``out/embeddings/`` and
+    write ``out/run.json``. Re-runs embed only new content."""
+    own_record = record is None
+    record = record or RunRecord(command=_command_line())
+    record.config.setdefault("embed", {
+        "source": str(source), "model": model or "builtin", "arch": arch, "weights": weights, "device": device,
+        "batch_size": batch_size, "workers": workers, "cache_dir": str(cache_dir) if cache_dir else None,
+    })
+    embedder = Embedder(model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
+                        cache_dir=cache_dir, progress=progress)
+    if out is not None:
+        out = prepare_run_folder(out)
+    with record.timer("embed"):
+        result = embedder.embed(source)
+    record.device = result.stats.get("device")
+    record.skipped = result.skipped
+    record.counts.update({"pool": len(result.embeddings), "skipped": len(result.skipped),
+                          "embedded_new": result.stats["embedded_new"], "from_cache": result.stats["from_cache"]})
+    record.extra["embedding"] = {**result.stats, "model_id": result.embeddings.model_id,
+                                 "fingerprint": result.embeddings.fingerprint, "dim": result.embeddings.dim}
+    if result.collection is not None:
+        record.extra["collection"] = {"root": str(result.collection.root), **result.collection.summary()}
+    if out is not None:
+        result.embeddings.save(out / "embeddings")
+        if own_record:
+            record.status = "finished"
+            record.write(out)
+    return result
+
+
+def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: dict) -> tuple[EmbeddingSet, list[dict], Path | None]:
+    """Embeddings for the pool: computed from a folder/file, or given (EmbeddingSet / saved folder)."""
+    if isinstance(source, EmbeddingSet):
+        return source, [], None
+    path = Path(source)
+    if path.is_dir() and (path / SIDECAR_FILE).is_file():
+        emb = EmbeddingSet.load(path)
+        record.extra["embedding"] = {"loaded_from": str(path), "model_id": emb.model_id, "fingerprint": emb.fingerprint}
+        return emb, [], None
+    result = embed(path, out=None, record=record, **embed_kwargs)
+    if out is not None:
+        result.embeddings.save(out / "embeddings")
+    root = result.collection.root if result.collection is not None else None
+    return result.embeddings, result.skipped, root
+
+
+def select(
+    source: str | Path | EmbeddingSet,
+    n: int | float | str = 1000,
+    *,
+    out: str | Path | None = None,
+    strategy: str = "coreset",
+    metric: str = "cosine",
+    seed: int = 0,
+    exclude: str | Path | Sequence[str] | None = None,
+    labels: str | None = "auto",
+    label_column: str | None = None,
+    place: str | None = None,
+    model: str | None = None,
+    arch: str | None = None,
+    weights: str | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    workers: int | None = None,
+    cache_dir: str | Path | None = "default",
+    progress: bool | None = None,
+    strategy_params: dict[str, Any] | None = None,
+) -> SelectResult:
+    """Pick ``n`` samples worth labeling from ``source``.
+
+    ``source``: a folder or file of images, a saved embeddings folder, or an
+    :class:`EmbeddingSet`. ``n``: a count, a fraction or "P%". ``exclude``: ids already
+    labeled (a list, or a file of ids); they are never picked and count as covered.
+    ``labels``: "auto" (class folders when present), "folders", "none" or a CSV path.
+    ``place``: "copy" or "link" the selected files into ``out/selected/``.
+    With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json).
+    """
+    t0 = time.perf_counter()
+    params = dict(strategy_params or {})
+    if strategy in ("coreset",):
+        params.setdefault("metric", metric)
+    if strategy in ("coreset", "random"):
+        params.setdefault("seed", seed)
+    selector = get_strategy(strategy, n=n, **params)
+    selector._validate_params()  # fail on a bad parameter before spending time embedding
+    record = RunRecord(command=_command_line(), seed=seed)
+    record.config = {
+        "source": str(source) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>", "n": n, "strategy": strategy,
+        "strategy_params": {k: v for k, v in params.items()}, "metric": metric, "seed": seed,
+        "exclude": str(exclude) if isinstance(exclude, (str, Path)) else (f"<{len(exclude)} ids>" if exclude else None),
+        "labels": labels, "place": place, "out": str(out) if out else None,
+    }
+    if out is not None:
+        out = prepare_run_folder(out)
+        record.write(out)  # a run.json with status "running" marks an unfinished run
+    embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
+                        cache_dir=cache_dir, progress=progress)
+    try:
+        emb, skipped, root = _load_pool(source, record, out, embed_kwargs)
+        if len(emb) == 0:
+            raise InputError(f"No usable samples in {source}: all {len(skipped)} files were skipped.",
+                             hint="See the skipped list in run.json for each file's reason.")
+        exclude_ids = read_id_file(exclude) if isinstance(exclude, (str, Path)) else list(exclude or [])
+        pool_ids = set(emb.ids)
+        unknown = [i for i in exclude_ids if i not in pool_ids]
+        if unknown:
+            log.warning("%d excluded id(s) are not in the pool and are ignored, e.g. %s", len(unknown), unknown[:3])
+        exclude_ids = [i for i in exclude_ids if i in pool_ids]
+        label_values, label_source = resolve_labels(labels, emb.ids, label_column)
+        with record.timer("select"):
+            vectors = np.asarray(emb.vectors, dtype=np.float32)
+            selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values)
+            selection = selector.to_selection(emb.ids)
+        if label_values is not None:
+            selection.extra_columns["label"] = [label_values[i] for i in selection.indices]
+        for col, values in emb.sample_meta.items():
+            selection.extra_columns[col] = [values[i] for i in selection.indices]
+        record.counts.update({
+            "pool": len(emb), "selected": len(selection), "excluded": len(exclude_ids),
+            "excluded_not_in_pool": len(unknown), "skipped": len(skipped),
+        })
+        record.extra["labels_source"] = label_source
+        record.extra["selection"] = {"strategy": strategy, "params": selection.params,
+                                     "radius": getattr(selector, "radius_", None)}
+        if out is not None:
+            with record.timer("write"):
+                write_selection(out, selection)
+                if place and root is not None:
+                    record.counts["placed_files"] = place_selected_files(out, root, selection.ids, place)
+        record.timings["total"] = round(time.perf_counter() - t0, 4)
+        record.status = "finished"
+        return SelectResult(selection, emb, record, out=out, skipped=skipped)
+    except BaseException as exc:
+        record.status = "failed"
+        record.extra["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if out is not None:
+            record.write(out)

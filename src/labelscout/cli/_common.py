@@ -1,0 +1,27 @@
+"""Options shared by several commands, declared once."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+ModelOpt = typer.Option(None, "--model", "-m", help="Model: built-in name (default), a `labelscout train` folder, a checkpoint/TorchScript file, torchvision:NAME or timm:NAME.")
+ArchOpt = typer.Option(None, "--arch", help="Architecture of a plain checkpoint file (torchvision:resnet18, timm:NAME, cifar_resnet18).")
+WeightsOpt = typer.Option(None, "--weights", help="Local weights file for a torchvision:/timm: model (instead of the hub cache).")
+DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
+BatchOpt = typer.Option(256, "--batch-size", min=1, help="Images per forward pass.")
+WorkersOpt = typer.Option(None, "--workers", min=0, help="Decoding processes (default: chosen for the machine).")
+CacheOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default $LABELSCOUT_CACHE_DIR or ~/.cache/labelscout).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache.")
+
+
+def cache_arg(cache_dir: Optional[Path], no_cache: bool):
+    if no_cache:
+        return None
+    return cache_dir if cache_dir is not None else "default"
+
+
+def echo_result(line: str) -> None:
+    """The final result line: printed even with --quiet."""
+    typer.echo(line)

@@ -1,0 +1,46 @@
+"""``labelscout select``: pick the samples worth labeling."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import api
+from ..strategies import STRATEGIES
+from ._app import app
+from ._common import ArchOpt, BatchOpt, CacheOpt, DeviceOpt, ModelOpt, NoCacheOpt, WeightsOpt, WorkersOpt, cache_arg, echo_result
+
+
+@app.command("select")
+def select_command(
+    source: Path = typer.Argument(..., help="Folder (searched recursively) or file of images, or a saved embeddings folder."),
+    n: str = typer.Option(..., "-n", "--n", help="How many to select: a count (1000), a fraction (0.1) or a percentage (10%)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (selection.txt, selection.csv, embeddings/, run.json)."),
+    strategy: str = typer.Option("coreset", "--strategy", "-s", help=f"Selection strategy: {', '.join(sorted(STRATEGIES))}."),
+    metric: str = typer.Option("cosine", "--metric", help="Distance: cosine or l2."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed (first coreset centre, random picks)."),
+    exclude: Optional[Path] = typer.Option(None, "--exclude", help="File of already-labeled ids (one per line, or a CSV with an id column); never picked, counted as covered."),
+    labels: str = typer.Option("auto", "--labels", help="auto (class folders when present), folders, none, or a CSV file with id,label columns."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column name in the --labels CSV."),
+    copy: bool = typer.Option(False, "--copy", help="Copy the selected files into OUT/selected/, keeping relative paths."),
+    link: bool = typer.Option(False, "--link", help="Symlink the selected files into OUT/selected/ instead of copying."),
+    model: Optional[str] = ModelOpt,
+    arch: Optional[str] = ArchOpt,
+    weights: Optional[str] = WeightsOpt,
+    device: str = DeviceOpt,
+    batch_size: int = BatchOpt,
+    workers: Optional[int] = WorkersOpt,
+    cache_dir: Optional[Path] = CacheOpt,
+    no_cache: bool = NoCacheOpt,
+) -> None:
+    """Select N samples worth labeling from a collection and write the run folder."""
+    if copy and link:
+        raise typer.BadParameter("use either --copy or --link, not both", param_hint="--copy/--link")
+    n_value: int | float | str = n
+    result = api.select(
+        source, n_value, out=out, strategy=strategy, metric=metric, seed=seed, exclude=exclude, labels=labels,
+        label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
+        weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
+    )
+    echo_result(result.summary())

@@ -1,0 +1,1 @@
+"""``labelscout train`` (written by the SSL work; this placeholder only registers nothing)."""

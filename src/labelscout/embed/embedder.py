@@ -1,0 +1,310 @@
+"""Batched inference over a collection, with a content cache and resume.
+
+Flow: scan -> hash every file (threads) -> look the hashes up in the cache -> decode and
+preprocess the missing files in DataLoader worker processes -> run the model in batches
+(mixed precision on GPU) -> write finished vectors to the cache every few seconds ->
+assemble the vectors in collection order. Unreadable files are skipped and reported with
+a reason; a re-run embeds only files whose content it has not seen.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .._progress import progress_bar
+from .._validation import nonfinite_rows
+from ..errors import BadSampleError, ConfigError
+from ..models.registry import LoadedModel, load_model
+from ..sources.collection import Collection, collect
+from ..sources.images import DEFAULT_MAX_PIXELS, load_image
+from .cache import EmbeddingCache, default_cache_root, hash_files
+from .preprocess import Preprocess, normalize_batch
+from .store import EmbeddingSet
+
+__all__ = ["Embedder", "EmbedResult", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; anything else is checked to exist."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"The 'device' parameter must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'. Got {device!r} instead.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available.", hint="Use --device auto or cpu.")
+    return dev
+
+
+@dataclass
+class EmbedResult:
+    embeddings: EmbeddingSet
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    collection: Collection | None = None
+
+
+class _ImageFiles(Dataset):
+    def __init__(self, root: Path, ids: Sequence[str], preprocess: Preprocess, max_pixels: int):
+        self.root, self.ids, self.preprocess, self.max_pixels = root, list(ids), preprocess, max_pixels
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int):
+        try:
+            img = load_image(self.root / self.ids[i], self.max_pixels, draft_size=self.preprocess.resize_size or self.preprocess.input_size)
+            return i, self.preprocess(img), "", ""
+        except BadSampleError as exc:
+            return i, None, exc.reason, exc.message
+        except Exception as exc:  # a decoder bug on one file must not end the run
+            return i, None, "corrupt", f"{self.ids[i]}: {type(exc).__name__}: {exc}"
+
+
+def _collate(items):
+    ok = [(i, t) for i, t, _, _ in items if t is not None]
+    bad = [(i, r, d) for i, t, r, d in items if t is None]
+    idx = [i for i, _ in ok]
+    batch = torch.stack([t for _, t in ok]) if ok else None
+    return idx, batch, bad
+
+
+class Embedder:
+    """Turns a collection of images into an :class:`EmbeddingSet`.
+
+    Parameters
+    ----------
+    model : model spec (see :func:`labelscout.models.registry.load_model`); default built-in.
+    device : "auto", "cpu", "cuda", "cuda:N" or "mps".
+    batch_size : images per forward pass.
+    workers : decode processes (None: a sensible number for this machine and collection).
+    cache_dir : root of the content cache; "default" uses ``$LABELSCOUT_CACHE_DIR`` or
+        ``~/.cache/labelscout``; None disables caching (and resuming).
+    flush_seconds : how often finished vectors are written to the cache (bounds the work
+        lost to a crash).
+    """
+
+    def __init__(
+        self,
+        model: str | LoadedModel | None = None,
+        *,
+        arch: str | None = None,
+        weights: str | None = None,
+        input_size: int | None = None,
+        device: str = "auto",
+        batch_size: int = 256,
+        workers: int | None = None,
+        cache_dir: str | Path | None = "default",
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        flush_seconds: float = 5.0,
+        progress: bool | None = None,
+    ):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"The 'batch_size' parameter of Embedder must be an int >= 1. Got {batch_size!r} instead.")
+        if workers is not None and (not isinstance(workers, int) or workers < 0):
+            raise ConfigError(f"The 'workers' parameter of Embedder must be an int >= 0 or None. Got {workers!r} instead.")
+        self.model = model
+        self.arch, self.weights, self.input_size = arch, weights, input_size
+        self.device = device
+        self.batch_size = batch_size
+        self.workers = workers
+        self.cache_dir = default_cache_root() if cache_dir == "default" else cache_dir
+        self.max_pixels = max_pixels
+        self.flush_seconds = flush_seconds
+        self.progress = progress
+        self._loaded: LoadedModel | None = model if isinstance(model, LoadedModel) else None
+        self._device: torch.device | None = None
+
+    # -- model ------------------------------------------------------------------------
+    @property
+    def loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            self._loaded = load_model(self.model, arch=self.arch, weights=self.weights, input_size=self.input_size)
+        return self._loaded
+
+    @property
+    def torch_device(self) -> torch.device:
+        if self._device is None:
+            self._device = resolve_device(self.device)
+            self.loaded.module.to(self._device)
+        return self._device
+
+    @property
+    def preprocess(self) -> Preprocess:
+        return Preprocess(self.loaded.input_size, self.loaded.resize_size)
+
+    def cache(self) -> EmbeddingCache:
+        return EmbeddingCache(self.cache_dir, self.loaded.fingerprint_key, self.loaded.fingerprint)
+
+    @torch.inference_mode()
+    def forward_uint8(self, batch_u8: torch.Tensor) -> np.ndarray:
+        """(B, 3, s, s) uint8 -> (B, D) float32 embeddings."""
+        dev = self.torch_device
+        x = normalize_batch(batch_u8.to(dev, non_blocking=True), self.loaded.mean, self.loaded.std)
+        if dev.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = self.loaded.module(x)
+        else:
+            out = self.loaded.module(x)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return torch.flatten(out, 1).float().cpu().numpy()
+
+    def embed_pictures(self, pictures: Sequence[Any]) -> np.ndarray:
+        """Embed in-memory PIL images or (H, W, 3) uint8 arrays; returns (n, D) float32."""
+        pre = self.preprocess
+        out = []
+        for s in range(0, len(pictures), self.batch_size):
+            chunk = pictures[s : s + self.batch_size]
+            batch = torch.stack([pre.array(p) if isinstance(p, np.ndarray) else pre(p.convert("RGB")) for p in chunk])
+            out.append(self.forward_uint8(batch))
+        return np.concatenate(out) if out else np.empty((0, self.loaded.embedding_dim), np.float32)
+
+    # -- collections -------------------------------------------------------------------
+    def embed(self, source: str | Path | Collection) -> EmbedResult:
+        """Embed every image under ``source`` (a folder or a file)."""
+        t_start = time.perf_counter()
+        col = source if isinstance(source, Collection) else collect(source)
+        skipped: list[dict[str, str]] = []
+        cache = self.cache()
+        ids: list[str] = []
+        keys: list[str] = []
+        meta: dict[str, list[Any]] = {}
+        vectors: dict[str, np.ndarray] = {}
+
+        # 1. content hashes
+        t0 = time.perf_counter()
+        hashes = hash_files([col.root / i for i in col.images])
+        t_hash = time.perf_counter() - t0
+        image_ids, image_keys = [], []
+        for sid, h in zip(col.images, hashes):
+            if isinstance(h, BaseException):
+                skipped.append({"id": sid, "reason": "unreadable", "detail": f"{type(h).__name__}: {h}"})
+            else:
+                image_ids.append(sid)
+                image_keys.append(h)
+
+        # 2. cache lookup, then embed what is missing
+        cached = cache.lookup(image_keys)
+        vectors.update(cached)
+        todo = [(sid, k) for sid, k in zip(image_ids, image_keys) if k not in cached]
+        t0 = time.perf_counter()
+        bad = self._embed_files(col.root, todo, cache, vectors)
+        t_embed = time.perf_counter() - t0
+        skipped.extend(bad)
+        bad_ids = {b["id"] for b in bad}
+        for sid, k in zip(image_ids, image_keys):
+            if sid not in bad_ids and k in vectors:
+                ids.append(sid)
+                keys.append(k)
+
+        # 3. videos (frames decoded in memory) come through the same cache
+        video_stats: dict[str, Any] = {}
+        if col.videos:
+            from .video import embed_videos  # noqa: WPS433 - only needed for video collections
+
+            v_ids, v_keys, v_vectors, v_meta, v_skipped, video_stats = embed_videos(self, col, cache)
+            skipped.extend(v_skipped)
+            for k, v in zip(v_keys, v_vectors):
+                vectors[k] = v
+            n_images = len(ids)
+            ids += v_ids
+            keys += v_keys
+            for col_name, values in v_meta.items():
+                meta.setdefault(col_name, [None] * n_images).extend(values)
+            for col_name in meta:
+                if len(meta[col_name]) < len(ids):
+                    meta[col_name].extend([None] * (len(ids) - len(meta[col_name])))
+        cache.compact()
+
+        dim = self.loaded.embedding_dim
+        matrix = np.stack([vectors[k] for k in keys]).astype(np.float32) if keys else np.empty((0, dim), np.float32)
+        # a model can emit NaN for a degenerate input; such samples cannot be placed in space
+        nan_rows = nonfinite_rows(matrix)
+        if nan_rows.size:
+            for r in nan_rows:
+                skipped.append({"id": ids[r], "reason": "nan_embedding", "detail": "the model produced NaN/inf for this sample"})
+            keep = np.setdiff1d(np.arange(len(ids)), nan_rows)
+            matrix = matrix[keep]
+            ids = [ids[i] for i in keep]
+            keys = [keys[i] for i in keep]
+            meta = {c: [v[i] for i in keep] for c, v in meta.items()}
+        emb = EmbeddingSet(matrix, ids, self.loaded.model_id, self.loaded.fingerprint, keys, meta)
+        n_new = len(todo) - len(bad)
+        stats = {
+            "samples": len(ids),
+            "images_found": len(col.images),
+            "videos_found": len(col.videos),
+            "embedded_new": n_new,
+            "from_cache": len(cached),
+            "skipped": len(skipped),
+            "hash_s": round(t_hash, 3),
+            "embed_s": round(t_embed, 3),
+            "embed_images_per_s": round(n_new / t_embed, 1) if n_new and t_embed > 0 else None,
+            "total_s": round(time.perf_counter() - t_start, 3),
+            "device": str(self.torch_device),
+            "batch_size": self.batch_size,
+            **video_stats,
+        }
+        return EmbedResult(emb, sorted(skipped, key=lambda s: s["id"]), stats, col)
+
+    def _workers_for(self, n: int) -> int:
+        if self.workers is not None:
+            return self.workers
+        if n < 512:
+            return 0  # process start-up costs more than decoding a few hundred files
+        return max(1, min(4, (os.cpu_count() or 2)))
+
+    def _embed_files(self, root: Path, todo: list[tuple[str, str]], cache: EmbeddingCache, vectors: dict[str, np.ndarray]) -> list[dict[str, str]]:
+        if not todo:
+            return []
+        dataset = _ImageFiles(root, [sid for sid, _ in todo], self.preprocess, self.max_pixels)
+        workers = self._workers_for(len(todo))
+        loader = DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=False, num_workers=workers, collate_fn=_collate,
+            pin_memory=self.torch_device.type == "cuda", persistent_workers=False,
+            prefetch_factor=4 if workers else None,
+        )
+        bad: list[dict[str, str]] = []
+        pending_keys: list[str] = []
+        pending_vecs: list[np.ndarray] = []
+        last_flush = time.monotonic()
+
+        def flush() -> None:
+            nonlocal pending_keys, pending_vecs, last_flush
+            if pending_keys:
+                cache.add(pending_keys, np.concatenate(pending_vecs))
+            pending_keys, pending_vecs, last_flush = [], [], time.monotonic()
+
+        with progress_bar("embedding", total=len(todo), progress=self.progress, unit="images") as bar:
+            for idx, batch, bad_items in loader:
+                for i, reason, detail in bad_items:
+                    bad.append({"id": todo[i][0], "reason": reason, "detail": detail})
+                if batch is not None:
+                    out = self.forward_uint8(batch)
+                    batch_keys = [todo[i][1] for i in idx]
+                    for k, v in zip(batch_keys, out):
+                        vectors[k] = v
+                    pending_keys += batch_keys
+                    pending_vecs.append(out)
+                # flush on batch boundaries only: a resumed run then forms the same batches
+                if time.monotonic() - last_flush >= self.flush_seconds:
+                    flush()
+                bar.advance(len(idx) + len(bad_items))
+        flush()
+        return bad
