@@ -10,7 +10,6 @@ import importlib
 import logging
 import sys
 
-import typer
 
 from ..errors import LabelscoutError
 from ._app import app, state
@@ -24,29 +23,22 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``labelscout`` script."""
+    """Entry point of the ``labelscout`` script.
+
+    Typer/click handle usage errors (exit code 2) and --help themselves; labelscout's own
+    errors propagate out of them and become one line plus a hint here (exit code 1).
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="labelscout")
     except LabelscoutError as exc:
+        if state.verbose:
+            logging.getLogger("labelscout").debug("error", exc_info=True)
         _fail(f"error: {exc.message}" + (f"\n  hint: {exc.hint}" if exc.hint else ""))
     except KeyboardInterrupt:
         _fail("interrupted; finished work is kept and a rerun resumes from it", code=130)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", None)
-        if code is None:
-            code = getattr(exc, "code", 0)
-        sys.exit(code or 0)
-    except typer.Abort:
-        _fail("aborted", code=1)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
         if state.verbose:
             raise
-        logging.getLogger("labelscout").debug("unexpected error", exc_info=True)
         _fail(f"internal error: {type(exc).__name__}: {exc}\n  hint: rerun with --verbose for the traceback and report it.")
 
 

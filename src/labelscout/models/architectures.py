@@ -123,7 +123,7 @@ def register_architecture(name: str, factory: Callable[..., nn.Module]) -> None:
     ARCHITECTURES[name] = factory
 
 
-def build_architecture(name: str, **kwargs) -> nn.Module:
+def build_architecture(name: str, /, **kwargs) -> nn.Module:
     """Build the embedding network ``name`` with keyword arguments ``kwargs``."""
     try:
         factory = ARCHITECTURES[name]

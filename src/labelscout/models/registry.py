@@ -15,11 +15,13 @@ them. Nothing ever falls back to random weights.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,7 +169,13 @@ def _load_into(module: nn.Module, state: Any, what: str) -> None:
     if not isinstance(state, dict):
         raise ConfigError(f"The checkpoint for {what} does not hold a state dict (got {type(state).__name__}).")
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    result = module.load_state_dict(state, strict=False)
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise ConfigError(
+            f"The checkpoint does not fit {what}: {str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc}",
+            hint="Check --arch matches the network the checkpoint was saved from.",
+        ) from None
     # The classifier head was replaced by Identity, so its weights are expected to be unused;
     # anything else missing means the weights do not fit the architecture.
     missing = list(result.missing_keys)
@@ -178,12 +186,32 @@ def _load_into(module: nn.Module, state: Any, what: str) -> None:
         )
 
 
-def _load_timm(name: str, weights_file: Path | None) -> LoadedModel:
+@contextlib.contextmanager
+def _hf_offline(offline: bool):
+    """Make huggingface_hub use only its local cache (no network retries) while loading."""
+    if not offline:
+        yield
+        return
+    old_env = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    consts = sys.modules.get("huggingface_hub.constants")
+    old_const = getattr(consts, "HF_HUB_OFFLINE", None) if consts else None
+    if consts is not None:
+        consts.HF_HUB_OFFLINE = True  # read at import time, so set it on a loaded module too
     try:
-        import timm
-    except ImportError:
-        raise ConfigError("timm models need the optional 'timm' package.", hint="pip install 'labelscout[hub]'") from None
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old_env
+        if consts is not None:
+            consts.HF_HUB_OFFLINE = old_const
+
+
+def _load_timm(name: str, weights_file: Path | None) -> LoadedModel:
     kwargs: dict[str, Any] = {"pretrained": True, "num_classes": 0}
+    offline = False
     if weights_file is not None:
         if not Path(weights_file).is_file():
             raise ModelWeightsMissing(f"Weights file {weights_file} does not exist.", hint="Check the --weights path.")
@@ -191,10 +219,14 @@ def _load_timm(name: str, weights_file: Path | None) -> LoadedModel:
         digest = _sha256_file(Path(weights_file))
     else:
         digest = ""
-        if not is_online("huggingface.co"):
-            os.environ["HF_HUB_OFFLINE"] = "1"
+        offline = not is_online("huggingface.co")
     try:
-        module = timm.create_model(name, **kwargs)
+        with _hf_offline(offline):
+            import timm
+
+            module = timm.create_model(name, **kwargs)
+    except ImportError:
+        raise ConfigError("timm models need the optional 'timm' package.", hint="pip install 'labelscout[hub]'") from None
     except RuntimeError as exc:
         if "Unknown model" in str(exc):
             raise ConfigError(f"timm has no model named {name!r}.", hint="See timm.list_models().") from None

@@ -80,6 +80,24 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+#: bytes a complete file of the format ends with (trailing padding tolerated)
+_END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82", "GIF": b"\x3b"}
+
+
+def _looks_truncated(path: Path, fmt: str | None) -> bool:
+    """Whether a file that failed to decode is missing its format's end marker."""
+    marker = _END_MARKERS.get(fmt or "")
+    if marker is None:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 64))
+            tail = fh.read()
+    except OSError:
+        return False
+    return marker not in tail
+
+
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: int | None = None) -> Image.Image:
     """Open ``path`` and return an RGB image with EXIF orientation applied.
 
@@ -95,10 +113,12 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_siz
         raise _bad(path, "unreadable", str(exc)) from exc
     if size == 0:
         raise _bad(path, "empty_file")
+    fmt = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                fmt = img.format
                 width, height = img.size
                 if width * height > max_pixels:
                     raise _bad(path, "too_large", f"{width}x{height} pixels > {max_pixels}")
@@ -118,5 +138,6 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_siz
         raise _bad(path, "unreadable", str(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         text = str(exc).lower()
-        reason = "truncated" if ("truncated" in text or "premature end" in text or isinstance(exc, EOFError)) else "corrupt"
+        truncated = "truncated" in text or "premature end" in text or isinstance(exc, EOFError) or _looks_truncated(path, fmt)
+        reason = "truncated" if truncated else "corrupt"
         raise _bad(path, reason, str(exc)) from exc
