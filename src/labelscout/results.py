@@ -72,8 +72,9 @@ class Selection:
 
     @classmethod
     def from_csv(cls, text: str) -> "Selection":
-        rows = list(csv.DictReader(io.StringIO(text)))
-        extra_names = [c for c in (rows[0].keys() if rows else []) if c not in SELECTION_COLUMNS]
+        reader = csv.DictReader(io.StringIO(text))
+        rows = list(reader)
+        extra_names = [c for c in (reader.fieldnames or []) if c not in SELECTION_COLUMNS]
         return cls(
             ids=[r["id"] for r in rows],
             indices=np.full(len(rows), -1, dtype=np.int64),
