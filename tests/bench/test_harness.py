@@ -162,6 +162,14 @@ def test_bad_method_specs(text, needle):
         parse_method(text)
 
 
+def test_min_budget_limits_a_method_to_large_budgets(bench_data, small_model_dir, tmp_path, one_thread):
+    res = _run(bench_data, tmp_path / "b", small_model_dir, methods="random,coreset@norm:min_budget=20", repeats=1)
+    assert sorted((c["method"], c["budget"]) for c in res.cells) == [
+        ("coreset@norm:min_budget=20", 24), ("random", 12), ("random", 24)]
+    with pytest.raises(ConfigError, match="min_budget must be an int"):
+        parse_method("coreset:min_budget=0")
+
+
 def test_duplicate_methods_rejected():
     with pytest.raises(ConfigError, match="listed twice"):
         parse_methods("random,coreset,random")

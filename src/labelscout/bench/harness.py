@@ -285,7 +285,8 @@ def run_probe_benchmark(
     _check_config(out, _config_fingerprint(data, pool, test, rec, seed))
     record.write(out)
 
-    todo = [(r, b, s) for r in range(repeats) for b in budgets for s in specs if not _cell_path(out, s, b, r).is_file()]
+    planned = [(r, b, s) for r in range(repeats) for b in budgets for s in specs if b >= s.min_budget]
+    todo = [(r, b, s) for r, b, s in planned if not _cell_path(out, s, b, r).is_file()]
     emb_cache: dict[str, np.ndarray] = {}
     emb_info: dict[str, Any] = {}
     space_cache: dict[str, np.ndarray] = {}
@@ -333,13 +334,13 @@ def run_probe_benchmark(
         record.extra["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        record.counts.update({"cells_computed": computed, "cells_planned": repeats * len(budgets) * len(specs)})
+        record.counts.update({"cells_computed": computed, "cells_planned": len(planned)})
         record.extra["embeddings"] = emb_info
         record.timings["total"] = round(time.perf_counter() - t_start, 3)
         record.device = str(device)
         record.write(out)
 
-    wanted = {(s.text, b, r) for r in range(repeats) for b in budgets for s in specs}
+    wanted = {(s.text, b, r) for r, b, s in planned}
     cells = [c for c in load_cells(out) if (c["method"], c["budget"], c["repeat"]) in wanted]
     summary = report.summarize(cells, baseline=baseline, confidence=confidence, method_order=[s.text for s in specs])
     files = report.write_report(out, cells, summary, baseline=baseline, confidence=confidence,
