@@ -66,12 +66,13 @@ ssl = (Path(sys.argv[1]) / "emb-ssl" / "embeddings").is_dir()
 wanted = ["random", "coreset@raw", "coreset@norm", "coreset@umap"]
 wanted += ["coreset@raw/ssl", "coreset@umap/ssl"] if ssl else []
 # the other strategies run on the built-in embedding (each extra method row costs ~1.5 min of GPU)
-for name, spec in [("typiclust", "typiclust"), ("divide_and_conquer", "divide_and_conquer@umap"),
-                   ("adjacency", "adjacency@umap:min_budget=5000")]:
-    if name in STRATEGIES:
-        wanted.append(spec)
+for names, spec in [(("typiclust", "typicality"), "{}"), (("divide_and_conquer", "divide-and-conquer", "dc"), "{}@umap"),
+                    (("adjacency",), "{}@umap:min_budget=5000")]:
+    found = [n for n in names if n in STRATEGIES]
+    if found:
+        wanted.append(spec.format(found[0]))
     else:
-        print(f"strategy {name!r} is not registered here; skipped", file=sys.stderr)
+        print(f"no strategy named {' or '.join(names)} is registered here; skipped", file=sys.stderr)
 print(",".join(wanted))
 EOF
 )
