@@ -35,6 +35,7 @@ import numpy as np
 
 from .._progress import progress_bar
 from .._validation import Interval, validate_params
+from ..embed.embedder import Embedder, resolve_device
 from ..embed.store import SIDECAR_FILE, EmbeddingSet
 from ..errors import ConfigError, InputError
 from ..runs.atomic import atomic_save_npy, atomic_write_json
@@ -128,8 +129,6 @@ def _load_embedding(name: str, source: str, pool_root: Path, pool: LabeledImages
         if (saved / SIDECAR_FILE).is_file():
             emb = EmbeddingSet.load(saved)
         else:
-            from ..embed.embedder import Embedder
-
             log.info("embedding the pool with %s", source)
             result = Embedder(source, device=device, cache_dir=cache_dir, progress=progress).embed(pool_root)
             if result.skipped:
@@ -337,7 +336,7 @@ def run_probe_benchmark(
         record.counts.update({"cells_computed": computed, "cells_planned": len(planned)})
         record.extra["embeddings"] = emb_info
         record.timings["total"] = round(time.perf_counter() - t_start, 3)
-        record.device = str(device)
+        record.device = str(resolve_device(device))
         record.write(out)
 
     wanted = {(s.text, b, r) for r, b, s in planned}
