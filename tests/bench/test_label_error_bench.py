@@ -67,6 +67,15 @@ def test_benchmark_end_to_end(tmp_path, rng):
         assert r["errors"] == flip.sum() and r["auroc"] > 0.9, r
     for name in ("label_errors.csv", "label_errors.md", "precision_at_k.png", "run.json"):
         assert (tmp_path / "out" / name).is_file()
+    # the benchmark derives ensemble from its knn and logistic runs: it must equal a direct fit
+    from sklearn.metrics import roc_auc_score
+
+    from labelscout.detectors.label_errors import LabelErrorDetector
+
+    direct = LabelErrorDetector(method="ensemble", k=10).fit(X, [f"k{w}" for w in noisy], ids=ids)
+    ens = next(r for r in rows if r["method"] == "ensemble")
+    assert ens["auroc"] == pytest.approx(roc_auc_score(flip, direct.scores_), abs=1e-12)
+    assert ens["flagged"] == direct.flags_.sum()
     if "cleanlab" in methods:  # the peer saw the same probabilities as our logistic method
         ours = next(r for r in rows if r["method"] == "logistic")
         peer = next(r for r in rows if r["method"] == "cleanlab")
