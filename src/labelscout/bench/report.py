@@ -165,8 +165,11 @@ def plot_summary(rows: Sequence[dict[str, Any]], path: str | Path, *, baseline: 
             ed = np.array([[r["diff"] - r["diff_low"], r["diff_high"] - r["diff"]] if not math.isnan(r["diff_low"]) else [0, 0] for r in dr]).T * 100
             axes[1].errorbar(xd, yd, yerr=ed, marker="o", ms=4, capsize=3, label=m, color=axes[0].lines[-1].get_color())
     axes[1].axhline(0, color="black", lw=1)
+    budgets = sorted({r["budget"] for r in rows})
     for ax in axes:
         ax.set_xscale("log")
+        ax.set_xticks(budgets, [f"{b:,}" for b in budgets])  # the budgets themselves, not powers of ten
+        ax.minorticks_off()
         ax.set_xlabel("labeling budget (images)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("probe test accuracy (%)")
