@@ -13,16 +13,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
 from .embed.store import SIDECAR_FILE, EmbeddingSet
 from .errors import InputError
 from .results import Issues, Selection
 from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
 from .runs.record import RunRecord
+from .sources.collection import Collection, collect
 from .sources.labels import resolve_labels
 from .strategies import get_strategy
 
@@ -76,7 +78,7 @@ def _command_line() -> str:
 
 
 def embed(
-    source: str | Path,
+    source: str | Path | Collection,
     *,
     out: str | Path | None = None,
     model: str | None = None,
@@ -94,7 +96,7 @@ def embed(
     own_record = record is None
     record = record or RunRecord(command=_command_line())
     record.config.setdefault("embed", {
-        "source": str(source), "model": model or "builtin", "arch": arch, "weights": weights, "device": device,
+        "source": str(source.root if isinstance(source, Collection) else source), "model": model or "builtin", "arch": arch, "weights": weights, "device": device,
         "batch_size": batch_size, "workers": workers, "cache_dir": str(cache_dir) if cache_dir else None,
     })
     embedder = Embedder(model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
@@ -119,7 +121,8 @@ def embed(
     return result
 
 
-def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: dict) -> tuple[EmbeddingSet, list[dict], Path | None]:
+def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: dict,
+               precheck: Callable[[int], Any] | None = None) -> tuple[EmbeddingSet, list[dict], Path | None]:
     """Embeddings for the pool: computed from a folder/file, or given (EmbeddingSet / saved folder)."""
     if isinstance(source, EmbeddingSet):
         return source, [], None
@@ -128,7 +131,10 @@ def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: d
         emb = EmbeddingSet.load(path)
         record.extra["embedding"] = {"loaded_from": str(path), "model_id": emb.model_id, "fingerprint": emb.fingerprint}
         return emb, [], None
-    result = embed(path, out=None, record=record, **embed_kwargs)
+    collection = collect(path)
+    if precheck is not None and not collection.videos:
+        precheck(len(collection.images))  # fail on an impossible budget before spending time embedding
+    result = embed(collection, out=None, record=record, **embed_kwargs)
     if out is not None:
         result.embeddings.save(out / "embeddings")
     root = result.collection.root if result.collection is not None else None
@@ -187,7 +193,7 @@ def select(
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                         cache_dir=cache_dir, progress=progress)
     try:
-        emb, skipped, root = _load_pool(source, record, out, embed_kwargs)
+        emb, skipped, root = _load_pool(source, record, out, embed_kwargs, precheck=lambda pool: resolve_n(n, pool))
         if len(emb) == 0:
             raise InputError(f"No usable samples in {source}: all {len(skipped)} files were skipped.",
                              hint="See the skipped list in run.json for each file's reason.")
