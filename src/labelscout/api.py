@@ -49,6 +49,9 @@ class SelectResult:
         if self.skipped:
             reasons = self.record.skipped_summary()
             line += f"; skipped {len(self.skipped)} unreadable ({', '.join(f'{n} {r}' for r, n in reasons.items())})"
+            partial = sum(1 for s in self.skipped if s.get("kept_frames", "0") != "0")
+            if partial:
+                line += f", {partial} of them damaged videos whose good frames are used"
         if self.out is not None:
             line += f" -> {self.out / 'selection.txt'}"
         return line

@@ -142,13 +142,19 @@ def write_selected_frames(
             by_pts[pts].append(rel)
         ok, bad = 0, []
         threads = max(1, (os.cpu_count() or 1) // max(1, min(workers, len(jobs))))
-        for pts, arr, problem in read_frames_at(root / video, list(by_pts), threads=threads):
-            for rel in by_pts[pts]:
-                if arr is None:
-                    bad.append({"file": rel, "video": video, "pts": str(pts), "reason": problem})
-                    continue
-                _save(arr, out / rel, fmt, quality)
-                ok += 1
+        done: set[int] = set()
+        try:
+            for pts, arr, problem in read_frames_at(root / video, list(by_pts), threads=threads):
+                done.add(pts)
+                for rel in by_pts[pts]:
+                    if arr is None:
+                        bad.append({"file": rel, "video": video, "pts": str(pts), "reason": problem})
+                        continue
+                    _save(arr, out / rel, fmt, quality)
+                    ok += 1
+        except Exception as exc:  # one video's failure must not lose the other videos' frames
+            for pts in set(by_pts) - done:
+                bad.extend({"file": rel, "video": video, "pts": str(pts), "reason": f"{type(exc).__name__}: {exc}"} for rel in by_pts[pts])
         return ok, bad
 
     with progress_bar("writing frames", total=total, progress=progress, unit="frames") as bar, \

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .._validation import Instance, Interval, Options, validate_params
+from .._validation import Instance, Interval, validate_params
 from ..errors import BadSampleError
 
 __all__ = [
@@ -62,7 +62,7 @@ BAD_VIDEO_REASONS = {
 _HINTS = {
     "truncated": "Re-copy or re-download the file.",
     "unsupported_codec": "Convert the video to h264/h265/vp9/av1, or install PyAV built with that decoder.",
-    "too_large": "Downscale the video, or raise the limit with --max-pixels if you trust the file.",
+    "too_large": "Downscale the video (the limit is VideoOptions.max_pixels, 8192x8192 by default).",
     "unreadable": "Check the file permissions.",
     "corrupt": "Re-encode or re-copy the file.",
 }

@@ -163,11 +163,6 @@ def _apply_rotation(arr: np.ndarray, frame) -> np.ndarray:
 # -- one segment ---------------------------------------------------------------------------
 
 
-def _ts(pkt) -> int | None:
-    """The timestamp a demuxer's index and seeks use: dts, else pts."""
-    return pkt.dts if pkt.dts is not None else pkt.pts
-
-
 def _key_pts(pkt) -> int | None:
     """The pts that decides where segments meet (keyframe packets only); dts if pts is unknown."""
     return pkt.pts if pkt.pts is not None else pkt.dts
@@ -319,26 +314,24 @@ def decode_segment(seg: Segment, info: VideoInfo, settings: DecodeSettings, thre
             elif (start_pts is None or pkt.pts >= start_pts) and (end_pts is None or pkt.pts < end_pts):
                 pkt_pts.append(pkt.pts)
             try:
-                frames = ctx.decode(pkt)
-            except av.FFmpegError as exc:  # a damaged packet: count it, keep going
+                take(ctx.decode(pkt))
+            except (av.FFmpegError, ValueError) as exc:  # a damaged packet or frame: count it, keep going
                 res.decode_errors += 1
                 if not res.first_error:
                     res.first_error = f"at pts {pkt.pts}: {exc}"
-                continue
-            take(frames)
         res.stream_error = packets.error
         for _ in range(64):  # flush: frames the decoder still holds (B-frame reordering, threads)
             try:
                 frames = ctx.decode(None)
+                take(frames)
             except av.EOFError:
                 break
-            except av.FFmpegError as exc:  # a frame-threaded decoder reports damage late
+            except (av.FFmpegError, ValueError) as exc:  # a frame-threaded decoder reports damage late
                 res.decode_errors += 1
                 res.first_error = res.first_error or f"at the end: {exc}"
                 continue
             if not frames:
                 break
-            take(frames)
         res.start_pts, res.end_pts = start_pts, end_pts
         res.packet_pts = np.sort(np.asarray(pkt_pts, dtype=np.int64))
         res.n_decoded = n_in_range
@@ -555,10 +548,18 @@ def decode_videos(
             info = probe_video(path, max_pixels)
         except BadSampleError as exc:
             return vid, exc, None
+        except Exception as exc:  # an unexpected failure on one file must not end the run
+            return vid, BadSampleError(f"{path}: {type(exc).__name__}: {exc}", reason="corrupt"), None
         return vid, info, plan_segments(vid, info, settings, max(1, workers))
 
-    def seg_task(seg: Segment, info: VideoInfo, threads: int):
-        return decode_segment(seg, info, settings, threads)
+    def seg_task(seg: Segment, info: VideoInfo, threads: int) -> SegmentResult:
+        try:
+            return decode_segment(seg, info, settings, threads)
+        except Exception as exc:  # reported as a problem of this video; the others go on
+            log.debug("segment %d of %s failed", seg.k, seg.video_id, exc_info=True)
+            res = SegmentResult(seg.video_id, seg.k)
+            res.open_error = BadSampleError(f"{seg.path}: {type(exc).__name__}: {exc}", reason="corrupt")
+            return res
 
     def handle_probe(out) -> Iterator[Any]:
         vid, info, segs = out
