@@ -240,3 +240,19 @@ def test_one_bad_video_does_not_stop_the_others(clips, broken):
     done = {ev.video_id: ev for ev in decode_videos(jobs, DecodeSettings(size=8, fps=5), workers=2) if not isinstance(ev, SegmentDecoded)}
     assert isinstance(done["a"], VideoFailed) and isinstance(done["c"], VideoFailed)
     assert isinstance(done["b"], DecodedVideo) and isinstance(done["d"], DecodedVideo)
+
+
+def test_frames_off_the_grid_that_nothing_refers_to_are_not_decoded(clips, videos_dir):
+    """H.264 non-reference frames between two kept frames are skipped without decoding; the
+    kept frames are bit-identical to those of a full decode."""
+    from labelscout.sources.video_decode import decode_segment
+
+    for path in (clips["bframes.mp4"], clips["plain.mkv"], videos_dir / "street_cuts.mp4"):
+        info = probe_video(path)
+        (seg,) = plan_segments("v", info, DecodeSettings(size=16), workers=1)
+        sampled = decode_segment(seg, info, DecodeSettings(size=16, fps=4.0))
+        full = decode_segment(seg, info, DecodeSettings(size=16, fps=None))
+        assert sampled.skipped_frames > 0 and full.skipped_frames == 0
+        np.testing.assert_array_equal(sampled.packet_pts, full.packet_pts)  # numbering unchanged
+        rows = np.searchsorted(full.pts, sampled.pts)
+        np.testing.assert_array_equal(sampled.frames, full.frames[rows])

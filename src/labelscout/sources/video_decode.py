@@ -116,6 +116,7 @@ class SegmentResult:
     pts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # (n_kept,)
     order: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # position among decoded frames
     n_decoded: int = 0
+    skipped_frames: int = 0  # disposable frames not decoded at all (not on the fps grid)
     decode_errors: int = 0
     first_error: str = ""
     stream_error: str = ""
@@ -226,6 +227,29 @@ def _position(container, vs, info: VideoInfo, d_start: int | None) -> _Packets |
     return "eof" if ended else "failed"
 
 
+def _avcc_length_size(extradata: bytes | None) -> int | None:
+    """NAL length-prefix size of an H.264 stream stored the MP4/Matroska way (avcC), else None."""
+    if not extradata or len(extradata) < 7 or extradata[0] != 1:
+        return None  # Annex-B start codes (raw streams, MPEG-TS): not parsed here
+    return (extradata[4] & 3) + 1
+
+
+def _h264_disposable(data: memoryview, length_size: int) -> bool:
+    """True when the packet's picture is a non-reference one (nal_ref_idc 0): no other
+    frame is predicted from it, so a frame that will not be kept need not be decoded."""
+    i, n = 0, len(data)
+    while i + length_size < n:
+        size = int.from_bytes(data[i : i + length_size], "big")
+        header = data[i + length_size]
+        kind = header & 0x1F
+        if kind in (1, 5):  # the first coded slice decides for the picture
+            return kind == 1 and (header >> 5) & 3 == 0
+        if size <= 0:
+            return False
+        i += length_size + size
+    return False
+
+
 def decode_segment(seg: Segment, info: VideoInfo, settings: DecodeSettings, threads: int = 1) -> SegmentResult:
     """Decode one segment and return its kept frames (small) with their pts and packet counts."""
     import av
@@ -257,6 +281,11 @@ def decode_segment(seg: Segment, info: VideoInfo, settings: DecodeSettings, thre
         fps_frac = fractions.Fraction(settings.fps).limit_denominator(1_000_000) if settings.fps else None
         # frames per time-base tick: bucket = floor((pts - t_ref) * tb * fps), in exact integers
         step = tb * fps_frac if fps_frac is not None else None
+        # frames between two kept ones are decoded only if later frames are predicted from them
+        length_size = _avcc_length_size(ctx.extradata) if (
+            step is not None and not settings.keyframes_only and info.codec == "h264"
+            and any(f in info.container for f in ("mov", "mp4", "matroska"))) else None
+        bucket_min: dict[int, int] = {}  # fps step -> smallest pts demuxed in it so far
         started = seg.d_start is None
         res.started = started
         start_pts: int | None = None
@@ -309,10 +338,20 @@ def decode_segment(seg: Segment, info: VideoInfo, settings: DecodeSettings, thre
                         end_pts = kp
                 elif (pkt.dts is not None and pkt.dts >= end_pts) or (pkt.dts is None and pkt.pts is not None and pkt.pts > end_pts):
                     break  # no later packet can hold a frame before the next segment
+            in_range = False
             if pkt.pts is None:
                 res.pts_complete = False
             elif (start_pts is None or pkt.pts >= start_pts) and (end_pts is None or pkt.pts < end_pts):
                 pkt_pts.append(pkt.pts)
+                in_range = True
+            if length_size is not None and in_range:
+                bucket = ((pkt.pts - t_ref) * step.numerator) // step.denominator
+                first = bucket_min.get(bucket)
+                if first is None or pkt.pts < first:
+                    bucket_min[bucket] = pkt.pts
+                elif _h264_disposable(memoryview(pkt), length_size):
+                    res.skipped_frames += 1  # an earlier frame holds this step and nothing refers to this one
+                    continue
             try:
                 take(ctx.decode(pkt))
             except (av.FFmpegError, ValueError) as exc:  # a damaged packet or frame: count it, keep going
