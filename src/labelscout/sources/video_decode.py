@@ -386,8 +386,8 @@ def decode_segment(seg: Segment, info: VideoInfo, settings: DecodeSettings, thre
 
 
 def plan_segments(video_id: str, info: VideoInfo, settings: DecodeSettings, workers: int) -> list[Segment]:
-    """Cut a video into segments at keyframes: enough for ``workers`` threads, each small
-    enough to keep memory bounded, none shorter than ``min_segment_s``."""
+    """Cut a video into segments at keyframes: enough to keep ``workers`` threads busy to the
+    end, each small enough to keep memory bounded, none shorter than ``min_segment_s``."""
     whole = [Segment(video_id, info.path, 0, 1, None, None)]
     dur = info.duration_s
     if not info.seekable or not dur or dur <= 0:
@@ -396,7 +396,8 @@ def plan_segments(video_id: str, info: VideoInfo, settings: DecodeSettings, work
     if info.average_rate:
         eff_fps = min(eff_fps, info.average_rate)
     by_memory = settings.max_frames_per_segment / max(eff_fps, 1e-6)
-    by_threads = dur / max(1, workers)
+    # four segments per thread: the last segments to finish then leave few cores idle
+    by_threads = dur / (4 * max(1, workers)) if workers > 1 else dur
     length = max(settings.min_segment_s, min(by_memory, by_threads))
     n = int(math.ceil(dur / length - 1e-9))
     if n <= 1:
