@@ -139,7 +139,8 @@ def run_select(cfg: dict) -> dict:
         first = time.perf_counter() - t0
         rec = r.record.to_json()
         t0 = time.perf_counter()
-        r2 = select(cfg["video"], cfg["n"], out=out / "rerun", model=cfg["model"], device=cfg["device"], fps=cfg["fps"],
+        # the same command again: embeddings from the cache, frames already written are kept
+        r2 = select(cfg["video"], cfg["n"], out=out, model=cfg["model"], device=cfg["device"], fps=cfg["fps"],
                     cache_dir=cache, progress=False)
         rerun = time.perf_counter() - t0
         rec2 = r2.record.to_json()

@@ -709,6 +709,13 @@ def read_frames_at(path: str | Path, targets: Sequence[int], *, threads: int = 1
         gap = int(seek_gap_s / tb)
         frames_iter: Iterator[Any] | None = None
         last_pts: int | None = None
+        wanted = set(todo)
+        length_size = _avcc_length_size(ctx.extradata) if ctx.name == "h264" and any(
+            f in (container.format.name or "") for f in ("mov", "mp4", "matroska")) else None
+
+        def skip(pkt) -> bool:
+            """Frames that are not wanted and that no other frame refers to are not decoded."""
+            return length_size is not None and pkt.pts not in wanted and _h264_disposable(memoryview(pkt), length_size)
 
         def frames_from(target: int) -> Iterator[Any]:
             for back_s in (0.0, 2.0, 20.0, 300.0):
@@ -716,7 +723,7 @@ def read_frames_at(path: str | Path, targets: Sequence[int], *, threads: int = 1
                     container.seek(target - int(back_s / tb), stream=vs, backward=True, any_frame=False)
                 except Exception:
                     continue
-                it = _decoded(container, vs)
+                it = _decoded(container, vs, skip)
                 first = next(it, None)
                 if first is None:
                     continue
@@ -727,7 +734,7 @@ def read_frames_at(path: str | Path, targets: Sequence[int], *, threads: int = 1
                 ctx.flush_buffers()
             except Exception:
                 pass
-            return _decoded(container, vs)
+            return _decoded(container, vs, skip)
 
         for t in todo:
             if frames_iter is None or last_pts is None or t <= last_pts or t - last_pts > gap:
@@ -749,13 +756,14 @@ def read_frames_at(path: str | Path, targets: Sequence[int], *, threads: int = 1
             yield t, _apply_rotation(found.to_ndarray(format="rgb24"), found), ""
 
 
-def _decoded(container, vs) -> Iterator[Any]:
-    """Decoded frames from the current position; damaged packets are skipped."""
+def _decoded(container, vs, skip=None) -> Iterator[Any]:
+    """Decoded frames from the current position; damaged packets, and packets ``skip``
+    says are not needed, are passed over."""
     import av
 
     packets = _Packets(container, vs)
     for pkt in packets:
-        if _is_flush(pkt):
+        if _is_flush(pkt) or (skip is not None and skip(pkt)):
             continue
         try:
             frames = vs.codec_context.decode(pkt)
