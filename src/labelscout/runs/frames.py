@@ -86,7 +86,8 @@ def _save(arr, dest: Path, fmt: str, quality: int) -> None:
         if fmt == "png":
             img.save(tmp, format="PNG", compress_level=1)
         else:
-            img.save(tmp, format="JPEG", quality=quality, subsampling=0 if quality >= 90 else 2)
+            # 4:2:0 like the video itself: full-resolution chroma would only cost time and bytes
+            img.save(tmp, format="JPEG", quality=quality, subsampling=2)
 
 
 def write_selected_frames(
