@@ -112,6 +112,21 @@ def run_naive(cfg: dict) -> dict:
     return {"source_frames": n, "wall_s": time.perf_counter() - t0, "video_s": 20.0}
 
 
+def run_decode(cfg: dict) -> dict:
+    """The decoder threads alone (no model): memory of decoding, without the model's batches."""
+    from labelscout.sources.video_decode import DecodedVideo, DecodeSettings, SegmentDecoded, decode_videos
+
+    t0 = time.perf_counter()
+    n = src = 0
+    dur = 0.0
+    for ev in decode_videos([("v", cfg["video"])], DecodeSettings(size=32, fps=cfg["fps"]), workers=cfg.get("workers")):
+        if isinstance(ev, SegmentDecoded):
+            ev.result.frames = None
+        elif isinstance(ev, DecodedVideo):
+            n, src, dur = len(ev), ev.n_source_frames, ev.info.duration_s or 0.0
+    return {"wall_s": time.perf_counter() - t0, "samples": n, "source_frames": src, "video_s": dur}
+
+
 def run_pipeline(cfg: dict) -> dict:
     from labelscout.embed.embedder import Embedder
     from labelscout.sources.video import VideoOptions
@@ -164,7 +179,7 @@ def run_many(cfg: dict) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-KINDS = {"floor": run_floor, "naive": run_naive, "pipeline": run_pipeline, "select": run_select, "many": run_many}
+KINDS = {"decode": run_decode, "floor": run_floor, "naive": run_naive, "pipeline": run_pipeline, "select": run_select, "many": run_many}
 
 
 def child(cfg: dict) -> None:
@@ -239,9 +254,11 @@ def main() -> None:
     n_select = min(args.n, int(duration * args.fps) // 2)
     results["args"]["n"] = n_select
     R["select"] = measure({**base, "kind": "select", "n": n_select})
+    R["decode_only"] = measure({**base, "kind": "decode", "label": "decode only"})
     if args.memory_minutes:
         long_video = str(bench_video(args.memory_minutes))
         R["memory_long"] = measure({**base, "kind": "pipeline", "video": long_video, "label": f"pipeline {args.memory_minutes:g} min"})
+        R["memory_long_decode"] = measure({**base, "kind": "decode", "video": long_video, "label": f"decode only {args.memory_minutes:g} min"})
     if args.copies:
         R["memory_many"] = measure({**base, "kind": "many", "copies": args.copies, "label": f"pipeline {args.copies} videos"})
     machine["load_avg_after"] = os.getloadavg()
@@ -278,8 +295,10 @@ def markdown(results: dict) -> str:
     s = R["select"]
     row(f"labelscout select -n {results['args']['n']} (+ write frames)", s,
         note=f"write_frames {s['timings'].get('write_frames', 0):.1f} s; rerun {s['rerun_s']:.1f} s, {s['rerun_videos_decoded']} videos decoded")
+    row("labelscout decoder threads alone (no model)", R["decode_only"], note="memory baseline")
     if "memory_long" in R:
         row(f"labelscout embed, {results['args']['memory_minutes']:g}-min video (memory)", R["memory_long"])
+        row(f"labelscout decoder threads alone, {results['args']['memory_minutes']:g}-min video (memory)", R["memory_long_decode"])
     if "memory_many" in R:
         row(f"labelscout embed, {results['args']['copies']} videos (memory)", R["memory_many"])
     return "\n".join(rows)
