@@ -20,11 +20,13 @@ import numpy as np
 from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
 from .embed.store import SIDECAR_FILE, EmbeddingSet
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .results import Issues, Selection
+from .runs.frames import FRAME_FORMATS, frame_files, write_selected_frames
 from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
 from .runs.record import RunRecord
 from .sources.collection import Collection, collect
+from .sources.video import DEFAULT_FPS, VideoOptions
 from .sources.labels import resolve_labels
 from .strategies import get_strategy
 
@@ -49,6 +51,9 @@ class SelectResult:
         if self.skipped:
             reasons = self.record.skipped_summary()
             line += f"; skipped {len(self.skipped)} unreadable ({', '.join(f'{n} {r}' for r, n in reasons.items())})"
+            partial = sum(1 for s in self.skipped if s.get("kept_frames", "0") != "0")
+            if partial:
+                line += f", {partial} of them damaged videos whose good frames are used"
         if self.out is not None:
             line += f" -> {self.out / 'selection.txt'}"
         return line
@@ -90,17 +95,26 @@ def embed(
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
     record: RunRecord | None = None,
+    fps: float | str | None = DEFAULT_FPS,
+    sequence_length: int = 1,
+    keyframes_only: bool = False,
 ) -> EmbedResult:
-    """Embed every image under ``source``; with ``out``, save to ``out/embeddings/`` and
-    write ``out/run.json``. Re-runs embed only new content."""
+    """Embed every image and video under ``source``; with ``out``, save to ``out/embeddings/``
+    and write ``out/run.json``. Re-runs embed only new content.
+
+    Videos are decoded in memory at ``fps`` frames per second of video ("all" for every
+    frame); ``sequence_length`` > 1 makes each sample a clip of that many sampled frames;
+    ``keyframes_only`` decodes keyframes only (fast, coarse)."""
+    video = VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)
     own_record = record is None
     record = record or RunRecord(command=_command_line())
     record.config.setdefault("embed", {
         "source": str(source.root if isinstance(source, Collection) else source), "model": model or "builtin", "arch": arch, "weights": weights, "device": device,
         "batch_size": batch_size, "workers": workers, "cache_dir": str(cache_dir) if cache_dir else None,
+        "video": {"fps": video.fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only},
     })
     embedder = Embedder(model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
-                        cache_dir=cache_dir, progress=progress)
+                        cache_dir=cache_dir, progress=progress, video=video)
     if out is not None:
         out = prepare_run_folder(out)
     with record.timer("embed"):
@@ -162,6 +176,10 @@ def select(
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
     strategy_params: dict[str, Any] | None = None,
+    fps: float | str | None = DEFAULT_FPS,
+    sequence_length: int = 1,
+    keyframes_only: bool = False,
+    frame_format: str | None = "jpg",
 ) -> SelectResult:
     """Pick ``n`` samples worth labeling from ``source``.
 
@@ -170,6 +188,8 @@ def select(
     labeled (a list, or a file of ids); they are never picked and count as covered.
     ``labels``: "auto" (class folders when present), "folders", "none" or a CSV path.
     ``place``: "copy" or "link" the selected files into ``out/selected/``.
+    Videos: decoded in memory at ``fps`` (see :func:`embed`); the selected frames are written
+    at full resolution to ``out/frames/`` as ``frame_format`` ("jpg", "png"; None: not written).
     With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json).
     """
     t0 = time.perf_counter()
@@ -180,18 +200,24 @@ def select(
         params.setdefault("seed", seed)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
+    VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)  # fail early on bad values
+    if frame_format is not None and frame_format not in FRAME_FORMATS:
+        raise ConfigError(f"The 'frame_format' parameter must be one of {set(FRAME_FORMATS)} or None. Got {frame_format!r} instead.")
     record = RunRecord(command=_command_line(), seed=seed)
     record.config = {
         "source": str(source) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>", "n": n, "strategy": strategy,
         "strategy_params": {k: v for k, v in params.items()}, "metric": metric, "seed": seed,
         "exclude": str(exclude) if isinstance(exclude, (str, Path)) else (f"<{len(exclude)} ids>" if exclude else None),
         "labels": labels, "place": place, "out": str(out) if out else None,
+        "video": {"fps": fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only,
+                  "frame_format": frame_format},
     }
     if out is not None:
         out = prepare_run_folder(out)
         record.write(out)  # a run.json with status "running" marks an unfinished run
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
-                        cache_dir=cache_dir, progress=progress)
+                        cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
+                        keyframes_only=keyframes_only)
     try:
         emb, skipped, root = _load_pool(source, record, out, embed_kwargs, precheck=lambda pool: resolve_n(n, pool))
         if len(emb) == 0:
@@ -219,11 +245,21 @@ def select(
         record.extra["labels_source"] = label_source
         record.extra["selection"] = {"strategy": strategy, "params": selection.params,
                                      "radius": getattr(selector, "radius_", None)}
+        write_frames = out is not None and root is not None and frame_format is not None and any(emb.sample_meta.get("video", []))
+        if write_frames:
+            selection.extra_columns["file"] = frame_files(emb.sample_meta, selection.indices, emb.sample_meta["video"], frame_format)
         if out is not None:
             with record.timer("write"):
                 write_selection(out, selection)
                 if place and root is not None:
                     record.counts["placed_files"] = place_selected_files(out, root, selection.ids, place)
+            if write_frames:
+                with record.timer("write_frames"):
+                    frames = write_selected_frames(out, root, emb.sample_meta, selection.indices,
+                                                   selection.extra_columns["file"], fmt=frame_format,
+                                                   workers=workers or None, progress=progress)
+                record.counts["frames_written"] = frames["frames_written"] + frames["frames_existing"]
+                record.extra["frames"] = frames
         record.timings["total"] = round(time.perf_counter() - t0, 4)
         record.status = "finished"
         return SelectResult(selection, emb, record, out=out, skipped=skipped)
