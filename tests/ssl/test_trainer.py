@@ -139,6 +139,36 @@ def test_separate_monitor_folder_uses_the_training_images_as_bank(cifar_root, ci
     assert trainer.history_[-1]["knn_top1"] <= 12 / 16
 
 
+class NeighbourPairs:
+    """A stand-in for a temporal sampler: image i is paired with image i + 1 (its "next frame")."""
+
+    def __init__(self, n, batch_size):
+        self.n, self.batch_size, self.seen = n, batch_size, []
+
+    def num_batches(self):
+        return (self.n - 1) // self.batch_size
+
+    def batches(self, epoch, generator):
+        order = torch.randperm(self.n - 1, generator=generator)
+        for i in range(self.num_batches()):
+            a = order[i * self.batch_size : (i + 1) * self.batch_size]
+            self.seen.append((epoch, a.clone()))
+            yield a, a + 1
+
+    def describe(self):
+        return {"sampler": "neighbours", "n": self.n}
+
+
+def test_a_custom_pair_sampler_plugs_in(cifar_sample, tmp_path):
+    sampler = NeighbourPairs(60, 16)
+    trainer = SSLTrainer(**{**TINY, "monitor": "none"}).fit(cifar_sample, tmp_path / "m", pair_sampler=sampler)
+    assert trainer.record_["config"]["sampler"] == {"sampler": "neighbours", "n": 60}
+    assert trainer.record_["counts"]["steps_per_epoch"] == 3
+    assert [e for e, _ in sampler.seen] == [0, 0, 0, 1, 1, 1]
+    # each epoch's batches come from a generator seeded by (seed, epoch): epochs differ
+    assert not torch.equal(sampler.seen[0][1], sampler.seen[3][1])
+
+
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"method": "byol"}, "'method' parameter of SSLTrainer must be one of {'autoencoder', 'simclr', 'swav'}. Got 'byol'"),
     ({"epochs": 0}, "'epochs' parameter of SSLTrainer must be an int in the range [1, inf]. Got 0"),

@@ -149,6 +149,19 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "pillow": PIL.__version__}
 
 
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:  # platform.processor() is often just "x86_64" on Linux; cpuinfo has the model
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _data_fingerprint(data: ImageData) -> str:
     h = hashlib.sha256()
     h.update("\n".join(data.ids).encode())
@@ -441,7 +454,8 @@ class SSLTrainer:
             "versions": _versions(),
             "seed": self.seed,
             "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+            "device_name": _device_name(device),
+            "cpu_cores": len(os.sched_getaffinity(0)),
             "precision": precision,
             "threads": torch.get_num_threads(),
             "counts": {"images_found": len(full) + len(full.skipped), "train_images": len(train),
@@ -459,6 +473,7 @@ class SSLTrainer:
         with progress_bar(f"training {self.method}", total=remaining, progress=self.progress, unit="steps") as bar:
             for epoch in range(start_epoch, self.epochs):
                 t_ep = time.perf_counter()
+                cpu_ep = time.process_time()  # CPU seconds of all threads: comparable on a shared machine
                 method.train()
                 order_gen = torch.Generator().manual_seed(_seed_for(self.seed, epoch, 0))
                 view_gen = _generator(device, _seed_for(self.seed, epoch, 1))
@@ -497,6 +512,7 @@ class SSLTrainer:
                 entry: dict[str, Any] = {"epoch": epoch + 1, "loss": round(mean_loss, 6),
                                          "lr_end": lr_at((epoch + 1) * steps_per_epoch - 1, total_steps, warmup_steps, cfg["lr"]),
                                          "train_s": round(train_s, 2),
+                                         "train_cpu_s": round(time.process_time() - cpu_ep, 2),
                                          "images_per_s": round(n_steps * self.batch_size / train_s, 1) if train_s > 0 else None}
                 last = epoch + 1 == self.epochs
                 if queries is not None and ((epoch + 1) % self.knn_every == 0 or last):
@@ -668,11 +684,13 @@ class SSLTrainer:
 
 
 def train_model(data: str | Path | ImageData, out_dir: str | Path, method: str = "simclr", *, epochs: int = 100,
-                batch_size: int = 256, **params: Any) -> Path:
+                batch_size: int = 256, pair_sampler: PairSampler | None = None, **params: Any) -> Path:
     """Train an embedding model on the images in ``data`` with self-supervision; return ``out_dir``.
 
     ``out_dir`` receives model.json + model.safetensors (load with ``labelscout select IMAGES
     --model out_dir``), train.json and checkpoints/. Rerunning resumes after the last
-    finished epoch. Other keyword arguments are those of :class:`SSLTrainer`.
+    finished epoch. ``pair_sampler`` chooses the positive pairs (default: two views of the
+    same image). Other keyword arguments are those of :class:`SSLTrainer`.
     """
-    return SSLTrainer(method, epochs=epochs, batch_size=batch_size, **params).fit(data, out_dir).model_dir_
+    trainer = SSLTrainer(method, epochs=epochs, batch_size=batch_size, **params)
+    return trainer.fit(data, out_dir, pair_sampler=pair_sampler).model_dir_
