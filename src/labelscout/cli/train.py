@@ -41,7 +41,7 @@ def train_command(
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed (weights, order, augmentations, holdout)."),
     device: str = DeviceOpt,
     precision: str = typer.Option("auto", "--precision", help="auto, fp32, bf16 or fp16 (CUDA only)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores this process may use)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: the cores not kept busy by other processes, at least 1)."),
     monitor: str = typer.Option("auto", "--monitor", help="kNN accuracy monitor: auto (hold out --holdout of class-folder images), none, or a folder of labelled images."),
     holdout: float = typer.Option(0.05, "--holdout", help="Fraction of labelled images held out for --monitor auto."),
     knn_every: int = typer.Option(1, "--knn-every", min=1, help="Measure kNN accuracy every N epochs (and after the last)."),

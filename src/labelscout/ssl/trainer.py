@@ -197,7 +197,8 @@ class SSLTrainer:
     device : "auto", "cpu", "cuda", "cuda:N" or "mps".
     precision : "auto" (bf16 on CUDA / bf16-capable CPUs, fp16 on older GPUs, else fp32),
         "fp32", "bf16" or "fp16" (CUDA only).
-    threads : CPU threads for torch (None: every core this process may use).
+    threads : CPU threads for torch (None: the cores this process may use minus the load other
+        processes put on them, at least 1; see ``_default_threads``).
     monitor : kNN monitor queries: "auto" (hold out ``holdout`` of the images when class
         folders exist), "none", or a folder of labelled images (class folders).
     holdout : fraction of labelled images held out of training for ``monitor="auto"``.
