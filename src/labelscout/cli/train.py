@@ -49,6 +49,10 @@ def train_command(
     name: Optional[str] = typer.Option(None, "--name", help="Model name recorded in model.json."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from OUT's checkpoint if there is one (default), or start over."),
     max_images: Optional[int] = typer.Option(None, "--max-images", min=1, help="Use only the first N images (quick trials)."),
+    temporal: bool = typer.Option(False, "--temporal", help="Train on the videos under SOURCE: positives are frames close in time, each batch draws frames far apart in time."),
+    fps: float = typer.Option(5.0, "--fps", help="With --temporal: frames decoded per second of video."),
+    max_dt: float = typer.Option(1.0, "--max-dt", help="With --temporal: a positive is a frame at most this many seconds from its anchor."),
+    min_gap: float = typer.Option(10.0, "--min-gap", help="With --temporal: frames of one video in a batch are at least this many seconds apart."),
 ) -> None:
     """Train an embedding model on unlabeled images (SimCLR, SwAV or an autoencoder) and write a model folder for --model."""
     from ..ssl import train_model
@@ -59,11 +63,12 @@ def train_command(
         embedding_dim=embedding_dim, reduce=reduce, input_size=input_size, temperature=temperature, seed=seed,
         device=device, precision=precision, threads=threads, monitor=None if monitor == "none" else monitor,
         holdout=holdout, knn_every=knn_every, weights_dtype=weights_dtype, name=name, resume=resume,
-        max_images=max_images,
+        max_images=max_images, temporal={"fps": fps, "max_dt": max_dt, "min_gap": min_gap} if temporal else None,
     )
     record = json.loads((model_dir / "train.json").read_text())
     knn = record.get("export", {}).get("knn_top1")
-    line = (f"Trained {method} for {epochs} epochs on {record['counts']['train_images']} images"
+    what = "video frames" if temporal else "images"
+    line = (f"Trained {method}{' (temporal)' if temporal else ''} for {epochs} epochs on {record['counts']['train_images']} {what}"
             + (f" (kNN top-1 {knn:.1%} on {record['monitor']['queries']} held-out images)" if knn is not None else "")
             + f" -> {model_dir}\n  use it: labelscout select IMAGES -n N --model {model_dir}")
     echo_result(line)

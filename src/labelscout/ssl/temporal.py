@@ -159,6 +159,7 @@ class TemporalPairSampler:
         self.seed, self.drop_last = seed, drop_last
         self.epoch = 0
         self._plan: tuple[int, list[np.ndarray]] | None = None
+        self._n_batches: int | None = None
         self._index = _TimeIndex(self.video, self.timestamps, self.max_dt)
         cap = self.capacity()
         if drop_last and cap < batch_size:
@@ -194,6 +195,41 @@ class TemporalPairSampler:
 
     def __len__(self) -> int:
         return len(self._batches())
+
+    # -- the trainer's PairSampler protocol (labelscout.ssl.samplers) -------------------
+    def num_batches(self) -> int:
+        """Batches per epoch, fixed for the whole run (the learning-rate schedule counts on it):
+        the number of full batches epoch 0 packs. Another epoch's packing may differ by a few
+        batches; :meth:`batches` then tops up or truncates to exactly this many."""
+        if self._n_batches is None:
+            self._n_batches = len(far_apart_batches(self.video, self.timestamps, self.batch_size, self.min_gap,
+                                                    np.random.default_rng([self.seed, 0]), self.drop_last))
+            if self._n_batches == 0:
+                raise ConfigError(f"No full batch of {self.batch_size} frames can be formed from {self.video.size} frames.",
+                                  hint="Lower --batch-size or --min-gap, raise --fps, or add videos.")
+        return self._n_batches
+
+    def batches(self, epoch: int, generator: Any = None) -> Iterator[tuple[Any, Any]]:
+        """Exactly :meth:`num_batches` (anchors, positives) pairs of torch int64 tensors for
+        ``epoch``, determined by (seed, epoch) alone so a resumed run repeats them."""
+        import torch
+
+        want = self.num_batches()
+        self.set_epoch(epoch)
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        plan = list(self._batches())
+        extra = 0
+        while len(plan) < want:  # this epoch packed fewer full batches: draw more from a sub-seed
+            extra += 1
+            plan += far_apart_batches(self.video, self.timestamps, self.batch_size, self.min_gap,
+                                      np.random.default_rng([self.seed, epoch, 2, extra]), True)
+        for anchors in plan[:want]:
+            positives = self._index.positives(anchors, self.max_dt, rng)
+            yield torch.from_numpy(anchors), torch.from_numpy(positives)
+
+    def describe(self) -> dict[str, Any]:
+        return {"sampler": "temporal", "n_frames": int(self.video.size), "videos": int(np.unique(self.video).size),
+                "batch_size": self.batch_size, "max_dt": self.max_dt, "min_gap": self.min_gap, "seed": self.seed}
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng([self.seed, self.epoch, 1])

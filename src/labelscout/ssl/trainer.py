@@ -685,13 +685,37 @@ class SSLTrainer:
 
 
 def train_model(data: str | Path | ImageData, out_dir: str | Path, method: str = "simclr", *, epochs: int = 100,
-                batch_size: int = 256, pair_sampler: PairSampler | None = None, **params: Any) -> Path:
+                batch_size: int = 256, pair_sampler: PairSampler | None = None,
+                temporal: dict[str, Any] | None = None, **params: Any) -> Path:
     """Train an embedding model on the images in ``data`` with self-supervision; return ``out_dir``.
 
     ``out_dir`` receives model.json + model.safetensors (load with ``labelscout select IMAGES
     --model out_dir``), train.json and checkpoints/. Rerunning resumes after the last
     finished epoch. ``pair_sampler`` chooses the positive pairs (default: two views of the
-    same image). Other keyword arguments are those of :class:`SSLTrainer`.
+    same image). ``temporal`` (a dict, possibly empty, of ``fps``, ``max_dt``, ``min_gap``)
+    trains on the videos under ``data`` with temporally close frames as positives and batches
+    of frames far apart in time. Other keyword arguments are those of :class:`SSLTrainer`.
     """
     trainer = SSLTrainer(method, epochs=epochs, batch_size=batch_size, **params)
+    if temporal is not None:
+        data, pair_sampler = _temporal_data(data, trainer, temporal)
     return trainer.fit(data, out_dir, pair_sampler=pair_sampler).model_dir_
+
+
+def _temporal_data(data: str | Path | ImageData, trainer: "SSLTrainer", temporal: dict[str, Any]) -> tuple[ImageData, PairSampler]:
+    """Decode the videos under ``data`` at the training size and build the temporal pair
+    sampler over their frames (positives within ``max_dt`` s, batches ``min_gap`` s apart)."""
+    from ..sources.video_frames import load_video_frames
+    from .temporal import TemporalPairSampler
+
+    if isinstance(data, ImageData):
+        raise ConfigError("Temporal training decodes videos itself; pass the video folder or file, not decoded images.")
+    opts = {"fps": 5.0, "max_dt": 1.0, "min_gap": 10.0, **temporal}
+    frames = load_video_frames(data, trainer.input_size, fps=opts["fps"], progress=trainer.progress)
+    if len(frames) == 0:
+        raise InputError(f"No video frames could be decoded from {data}.",
+                         hint="Temporal training needs videos; see the skipped list for each file's reason.")
+    images = ImageData(frames.root, frames.images, frames.ids, None, [], frames.skipped)
+    sampler = TemporalPairSampler(frames.video, frames.timestamps, batch_size=trainer.batch_size,
+                                  max_dt=opts["max_dt"], min_gap=opts["min_gap"], seed=trainer.seed)
+    return images, sampler
