@@ -33,6 +33,7 @@ def select_command(
     workers: Optional[int] = WorkersOpt,
     cache_dir: Optional[Path] = CacheOpt,
     no_cache: bool = NoCacheOpt,
+    report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html explaining the selection."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
@@ -42,5 +43,8 @@ def select_command(
         source, n_value, out=out, strategy=strategy, metric=metric, seed=seed, exclude=exclude, labels=labels,
         label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
         weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
+        report=report,
     )
     echo_result(result.summary())
+    if report and not result.record.extra.get("report_error"):
+        echo_result(f"Report -> {Path(out) / 'report.html'}")

@@ -1,0 +1,560 @@
+"""Everything the report shows, computed from a run folder: :class:`ReportData`.
+
+:func:`compute_report_data` reads the run (:mod:`.inputs`), works out the geometry of the
+selection (:mod:`.geometry`, :mod:`.layout`) and the thumbnails (:mod:`.thumbs`,
+:mod:`.atlas`), and returns plain data; :mod:`.render` turns that into HTML without
+computing anything. Slow parts (the kNN graph, the 2-D map, thumbnails) are cached in
+``RUN_DIR/report_cache/`` keyed by what they depend on, so a rerun is fast and gives the
+same page.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._progress import progress_bar
+from ..runs.atomic import atomic_save_npy, atomic_write_json
+from ..space.knn import KnnGraph, knn_graph
+from ..strategies.coreset import prepare_metric
+from .atlas import Atlas, build_atlas, tile_size_for
+from .geometry import coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_within, pick_kept_examples
+from .inputs import RunInputs, read_run
+from .layout import MAP_NEIGHBOURS, embedding_map
+from .thumbs import ThumbnailStore, parse_frame_id, thumbnails
+
+__all__ = ["ReportData", "Sample", "KeptExample", "Histogram", "Series", "Balance", "DuplicateGroup", "MapData",
+           "compute_report_data", "REPORT_CACHE", "STATUS_REMOVED", "STATUS_SELECTED", "STATUS_LABELED"]
+
+log = logging.getLogger(__name__)
+
+REPORT_CACHE = "report_cache"
+STATUS_REMOVED, STATUS_SELECTED, STATUS_LABELED = 0, 1, 2
+STATUS_NAMES = {STATUS_REMOVED: "not selected", STATUS_SELECTED: "selected", STATUS_LABELED: "already labeled"}
+ISSUE_BITS = {"exact_duplicate": 1, "near_duplicate": 2, "outlier": 4}
+GALLERY_PX = 96
+_CACHE_FORMAT = 1
+
+
+@dataclass
+class Sample:
+    """One sample as a gallery shows it."""
+
+    index: int
+    id: str
+    status: str  # "selected", "not selected", "already labeled"
+    rank: int | None  # pick order (0-based) when selected
+    label: str | None
+    timestamp: float | None
+    thumb: str | None  # data URI of a small JPEG, None when the file could not be read
+
+
+@dataclass
+class Neighbour:
+    sample: Sample
+    distance: float
+    note: str  # why it was removed, in words
+
+
+@dataclass
+class KeptExample:
+    kept: Sample
+    stands_for: int  # pool samples whose nearest centre is this one (itself included)
+    reason: str  # the strategy's reason for the pick
+    neighbours: list[Neighbour]
+
+
+@dataclass
+class Series:
+    name: str
+    counts: np.ndarray  # (bins,) int
+    values: np.ndarray  # the distances counted (for the stats)
+    css: str  # colour class
+
+    @property
+    def stats(self) -> dict[str, float]:
+        v = self.values[np.isfinite(self.values)]
+        if v.size == 0:
+            return {}
+        return {"n": int(v.size), "median": float(np.median(v)), "p95": float(np.percentile(v, 95)), "max": float(v.max())}
+
+
+@dataclass
+class Histogram:
+    key: str
+    title: str
+    description: str
+    xlabel: str
+    edges: np.ndarray  # (bins + 1,)
+    series: list[Series]
+
+
+@dataclass
+class Balance:
+    name: str  # "label", "video", a metadata column
+    rows: list[tuple[str, int, int]]  # (value, in pool, in selection), largest pool share first
+    pool_total: int
+    selected_total: int
+
+
+@dataclass
+class DuplicateGroup:
+    issue: str  # exact_duplicate / near_duplicate
+    members: list[tuple[Sample, float | None]]  # (sample, distance to the group's first member)
+
+
+@dataclass
+class Outlier:
+    sample: Sample
+    score: float
+    flagged: bool
+    detail: str
+
+
+@dataclass
+class MapData:
+    xy: np.ndarray  # (n, 2) float32
+    method: str  # "umap" or "pca"
+    why: str  # why PCA, where UMAP was wanted
+    status: np.ndarray  # (n,) uint8 STATUS_*
+    label_index: np.ndarray  # (n,) int32 into label_names, -1 for none
+    label_names: list[str]
+    issue_bits: np.ndarray  # (n,) uint8 of ISSUE_BITS
+    nearest_centre: np.ndarray  # (n,) int64 pool row of the nearest selected / labeled sample, -1 none
+    centre_distance: np.ndarray  # (n,) float32
+    rank: np.ndarray  # (n,) int32 pick order, -1 when not selected
+
+
+@dataclass
+class ReportData:
+    title: str
+    summary: dict[str, Any]
+    ids: list[str]
+    timestamps: list[float | None] | None
+    map: MapData
+    atlas: Atlas | None
+    kept: list[KeptExample]
+    histograms: list[Histogram]
+    balance: list[Balance]
+    duplicate_groups: list[DuplicateGroup]
+    outliers: list[Outlier]
+    issue_counts: dict[str, dict[str, int]] | None  # None: the run has no issues.csv
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# -- caching of the slow geometry --------------------------------------------------------
+def _geometry_key(Xm: np.ndarray, metric: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{_CACHE_FORMAT}:{metric}:{Xm.shape}:{MAP_NEIGHBOURS}".encode())
+    h.update(np.ascontiguousarray(Xm).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _cached_geometry(cache: Path | None, Xm: np.ndarray, metric: str, seed: int) -> tuple[KnnGraph | None, np.ndarray, str, str]:
+    """kNN graph (k = MAP_NEIGHBOURS) and the 2-D map, from the cache or computed."""
+    key = _geometry_key(Xm, metric)
+    files = None
+    if cache is not None:
+        files = {n: cache / f"{n}.npy" for n in ("knn_indices", "knn_distances", "map_xy")}
+        meta_path = cache / "geometry.json"
+        if meta_path.is_file() and all(p.is_file() for p in files.values()):
+            try:
+                meta = json.loads(meta_path.read_text())
+                if meta.get("key") == key:
+                    knn = KnnGraph(np.load(files["knn_indices"]), np.load(files["knn_distances"]), meta["knn_method"]) \
+                        if meta.get("knn_method") else None
+                    return knn, np.load(files["map_xy"]), meta["map_method"], meta.get("map_why", "")
+            except (OSError, ValueError, KeyError) as exc:
+                log.info("report geometry cache unreadable (%s); computing again", exc)
+    n = Xm.shape[0]
+    knn = knn_graph(Xm, MAP_NEIGHBOURS) if n >= 2 else None
+    xy, method, why = embedding_map(Xm, knn, seed=seed)
+    if cache is not None and files is not None:
+        if knn is not None:
+            atomic_save_npy(files["knn_indices"], knn.indices)
+            atomic_save_npy(files["knn_distances"], knn.distances)
+        atomic_save_npy(files["map_xy"], xy)
+        atomic_write_json(cache / "geometry.json", {"key": key, "knn_method": knn.method if knn is not None else None,
+                                                     "map_method": method, "map_why": why})
+    return knn, xy, method, why
+
+
+# -- pieces ---------------------------------------------------------------------------
+def _content_keys(inputs: RunInputs) -> list[str]:
+    """What identifies each sample's content for the thumbnail cache: the content hash
+    the embedder recorded, else the file's size and modification time."""
+    emb = inputs.embeddings
+    if emb.content_hashes is not None:
+        return [str(h) for h in emb.content_hashes]
+    keys = []
+    stat_cache: dict[str, str] = {}
+    for sid in emb.ids:
+        frame = parse_frame_id(sid)
+        path = frame[0] if frame else sid
+        if path not in stat_cache:
+            try:
+                st = (inputs.data_root / path).stat() if inputs.data_root else None
+                stat_cache[path] = f"{st.st_size}-{st.st_mtime_ns}" if st else "?"
+            except OSError:
+                stat_cache[path] = "?"
+        keys.append(stat_cache[path])
+    return keys
+
+
+def _data_uri(jpeg: bytes | None) -> str | None:
+    return None if jpeg is None else "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def _balance_tables(inputs: RunInputs, selected: np.ndarray) -> list[Balance]:
+    """Counts per class (when labels exist) and per categorical metadata value (video,
+    and sample_meta columns with at most 50 distinct values), pool vs selection."""
+    emb = inputs.embeddings
+    columns: dict[str, list[Any]] = {}
+    if inputs.labels is not None:
+        columns["label"] = inputs.labels
+    videos = [f[0] if (f := parse_frame_id(s)) else None for s in emb.ids]
+    if "video" not in emb.sample_meta and any(v is not None for v in videos):
+        columns["video"] = [v if v is not None else "(images)" for v in videos]
+    for name, values in emb.sample_meta.items():
+        if name in ("timestamp", "frame", "time") or len(values) != len(emb):
+            continue
+        if all(isinstance(v, (str, int, bool)) or v is None for v in values) and len(set(values)) <= 50:
+            columns[name] = values
+    out = []
+    for name, values in columns.items():
+        vals = ["(none)" if v is None else str(v) for v in values]
+        if len(set(vals)) < 2:
+            continue
+        pool = Counter(vals)
+        sel = Counter(vals[i] for i in selected)
+        rows = sorted(((v, pool[v], sel.get(v, 0)) for v in pool), key=lambda r: (-r[1], r[0]))
+        out.append(Balance(name, rows, len(vals), int(len(selected))))
+    return out
+
+
+def _issue_rows(inputs: RunInputs) -> tuple[np.ndarray, dict[str, dict[str, int]] | None]:
+    n = len(inputs.embeddings)
+    bits = np.zeros(n, np.uint8)
+    if inputs.issues is None:
+        return bits, None
+    pos = {s: i for i, s in enumerate(inputs.embeddings.ids)}
+    for sid, issue, flag in zip(inputs.issues.ids, inputs.issues.issue, inputs.issues.flag):
+        if flag and issue in ISSUE_BITS and sid in pos:
+            bits[pos[sid]] |= ISSUE_BITS[issue]
+    return bits, inputs.issues.counts()
+
+
+_GROUP_KEYS = ("group", "group_id", "cluster")
+_REP_KEYS = ("representative", "keep", "kept", "rep")
+_NEIGHBOUR_KEYS = ("nearest", "nearest_id", "neighbour", "neighbor", "nn", "duplicate_of", "nearest_neighbour", "nearest_neighbor")
+_DIST_KEYS = ("distance", "dist", "nearest_distance", "nn_distance")
+
+
+def _first(ev: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    return next((ev[k] for k in keys if k in ev and ev[k] not in (None, "")), None)
+
+
+def _duplicate_groups(inputs: RunInputs, limit: int) -> list[tuple[str, list[tuple[int, float | None]]]]:
+    """Groups of flagged exact / near duplicates as (issue, [(pool row, distance)]).
+
+    A group is named by the evidence's group id where the detector gives one; otherwise
+    rows are joined with the neighbour their evidence names (union-find), so the page
+    works with either kind of evidence. Largest groups first."""
+    issues = inputs.issues
+    if issues is None:
+        return []
+    pos = {s: i for i, s in enumerate(inputs.embeddings.ids)}
+    out = []
+    for issue in ("exact_duplicate", "near_duplicate"):
+        parent: dict[int, int] = {}
+
+        def find(a: int) -> int:
+            while parent.setdefault(a, a) != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        named: dict[str, list[int]] = {}
+        dist: dict[int, float] = {}
+        for sid, kind, flag, ev in zip(issues.ids, issues.issue, issues.flag, issues.evidence):
+            if kind != issue or not flag or sid not in pos:
+                continue
+            row = pos[sid]
+            ev = ev if isinstance(ev, dict) else {}
+            d = _first(ev, _DIST_KEYS)
+            if isinstance(d, (int, float)):
+                dist[row] = float(d)
+            group = _first(ev, _GROUP_KEYS)
+            if group is not None:
+                named.setdefault(str(group), []).append(row)
+            for other_key in (_REP_KEYS, _NEIGHBOUR_KEYS):
+                other = _first(ev, other_key)
+                if isinstance(other, str) and other in pos:
+                    if group is not None:
+                        named[str(group)].append(pos[other])
+                    else:
+                        parent[find(row)] = find(pos[other])
+            if group is None:
+                find(row)
+        groups: dict[Any, list[int]] = {("named", k): v for k, v in named.items()}
+        for row in list(parent):
+            groups.setdefault(("uf", find(row)), []).append(row)
+        members = [sorted(set(v)) for v in groups.values() if len(set(v)) >= 2]
+        members.sort(key=lambda m: (-len(m), m[0]))
+        out += [(issue, [(r, dist.get(r)) for r in m]) for m in members[:limit]]
+    return out
+
+
+def _outliers(inputs: RunInputs, limit: int) -> list[tuple[int, float, bool, str]]:
+    issues = inputs.issues
+    if issues is None:
+        return []
+    pos = {s: i for i, s in enumerate(inputs.embeddings.ids)}
+    rows = [(pos[s], float(sc), bool(f), ev) for s, t, sc, f, ev in zip(issues.ids, issues.issue, issues.score, issues.flag, issues.evidence)
+            if t == "outlier" and s in pos]
+    rows.sort(key=lambda r: (not r[2], -np.nan_to_num(r[1], nan=-1.0), r[0]))
+    out = []
+    for row, score, flagged, ev in rows[:limit]:
+        d = _first(ev if isinstance(ev, dict) else {}, _DIST_KEYS)
+        detail = f"kNN distance {d:.3g}" if isinstance(d, (int, float)) else ""
+        out.append((row, score, flagged, detail))
+    return out
+
+
+def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str) -> dict[str, Any]:
+    rec = inputs.record
+    cfg = rec.get("config") or {}
+    counts = rec.get("counts") or {}
+    emb = inputs.embeddings
+    fp = emb.fingerprint or {}
+    embed_info = rec.get("embedding") or {}
+    skipped = rec.get("skipped") or []
+    examples: dict[str, list[dict[str, str]]] = {}
+    for s in skipped:
+        examples.setdefault(s.get("reason", "?"), [])
+        if len(examples[s.get("reason", "?")]) < 5:
+            examples[s.get("reason", "?")].append(s)
+    space = rec.get("space") or cfg.get("space") or {}
+    space_text = cfg.get("metric") or "l2"
+    if isinstance(space, dict) and space.get("transform"):
+        space_text += f" + {space['transform']}"
+    elif isinstance(space, str) and space:
+        space_text += f" + {space}"
+    pool = len(emb)
+    return {
+        "run_name": inputs.run_dir.resolve().name,
+        "status": rec.get("status"),
+        "command": rec.get("command"),
+        "started": rec.get("started"),
+        "finished": rec.get("finished"),
+        "pool": pool,
+        "selected": n_selected,
+        "labeled": n_labeled,
+        "removed": pool - n_selected - n_labeled,
+        "skipped": len(skipped),
+        "skipped_by_reason": dict(sorted(Counter(s.get("reason", "?") for s in skipped).items())),
+        "skipped_examples": examples,
+        "strategy": cfg.get("strategy") or (rec.get("selection") or {}).get("strategy"),
+        "strategy_params": (rec.get("selection") or {}).get("params") or cfg.get("strategy_params") or {},
+        "radius": (rec.get("selection") or {}).get("radius"),
+        "metric": cfg.get("metric") or "l2",
+        "space": space_text,
+        "map_method": map_method,
+        "model_id": emb.model_id,
+        "weights": str(fp.get("weights_sha256") or "")[:12],
+        "input_size": fp.get("input_size"),
+        "dim": emb.dim,
+        "device": rec.get("device") or embed_info.get("device"),
+        "labels_source": inputs.labels_source,
+        "data_root": str(inputs.data_root) if inputs.data_root else None,
+        "timings": {k: float(v) for k, v in (rec.get("timings_s") or {}).items()},
+        "version": (rec.get("versions") or {}).get("labelscout"),
+        "excluded_not_in_pool": counts.get("excluded_not_in_pool", 0),
+    }
+
+
+# -- the whole report ---------------------------------------------------------------------
+def compute_report_data(
+    run_dir: str | Path,
+    *,
+    root: str | Path | None = None,
+    n_kept_examples: int = 16,
+    n_neighbours: int = 8,
+    n_groups: int = 12,
+    n_outliers: int = 24,
+    bins: int = 40,
+    thumbs: bool = True,
+    cache: bool = True,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> ReportData:
+    """Read ``run_dir`` and compute everything the report shows.
+
+    ``root``: where the sample files are (default: as recorded in run.json).
+    ``thumbs=False`` skips thumbnails (the page then shows ids only); ``cache=False``
+    neither reads nor writes ``RUN_DIR/report_cache``.
+    """
+    t_all = time.perf_counter()
+    timings: dict[str, float] = {}
+    inputs = read_run(run_dir, root)
+    emb, sel = inputs.embeddings, inputs.selection
+    n = len(emb)
+    cache_dir = Path(run_dir) / REPORT_CACHE if cache else None
+    if cache_dir is not None:
+        cache_dir.mkdir(exist_ok=True)
+
+    # (n, d) vectors in the selection's metric; L2 distances here are the strategy's distances
+    Xm = prepare_metric(np.asarray(emb.vectors), inputs.metric)
+    selected = sel.indices
+    labeled = np.setdiff1d(inputs.excluded, selected)
+    centres = np.concatenate([selected, labeled])
+    status = np.zeros(n, np.uint8)
+    status[labeled] = STATUS_LABELED
+    status[selected] = STATUS_SELECTED
+    removed = np.flatnonzero(status == STATUS_REMOVED)
+    rank = np.full(n, -1, np.int32)
+    rank[selected] = np.arange(selected.size, dtype=np.int32)
+
+    t0 = time.perf_counter()
+    knn, xy, map_method, map_why = _cached_geometry(cache_dir, Xm, inputs.metric, seed)
+    timings["map_and_knn"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    centre_pos, centre_dist = coverage(Xm, centres)
+    nearest_centre = np.where(centre_pos >= 0, centres[np.maximum(centre_pos, 0)] if centres.size else -1, -1)
+    cell = np.bincount(centre_pos[centre_pos >= 0], minlength=centres.size)[: selected.size]
+
+    # -- histograms ----------------------------------------------------------------------
+    pool_nn = knn.distances[:, 0] if knn is not None else np.empty(0, np.float32)
+    sel_nn = nn_distance_within(Xm[selected])
+    rng = np.random.default_rng(seed)
+    candidates = np.setdiff1d(np.arange(n), labeled)
+    random_pick = rng.choice(candidates, size=min(selected.size, candidates.size), replace=False)
+    _, random_dist = coverage(Xm, np.concatenate([random_pick, labeled]))
+    xlabel = "distance between unit-length embeddings" if inputs.metric == "cosine" else "L2 distance"
+    edges, counts = histogram([pool_nn, sel_nn], bins)
+    histograms = [Histogram(
+        "nn", "Nearest-neighbour distance", "Distance from each sample to its nearest other sample, in the whole pool "
+        "and within the selection. Redundant samples (near duplicates) sit at the left; a selection that removed "
+        "them moves right.", xlabel, edges,
+        [Series("pool", counts[0], pool_nn, "s-pool"), Series("selection", counts[1], sel_nn, "s-sel")])]
+    cov_series = [("selection" + (" + labeled" if labeled.size else ""), centre_dist, "s-sel"),
+                  (f"random {random_pick.size}" + (" + labeled" if labeled.size else ""), random_dist, "s-rand")]
+    if labeled.size:
+        _, before = coverage(Xm, labeled)
+        cov_series.insert(0, ("labeled only (before)", before, "s-pool"))
+    edges, counts = histogram([s[1] for s in cov_series], bins)
+    histograms.append(Histogram(
+        "coverage", "Coverage: distance to the nearest selected sample",
+        "Distance from every pool sample to the nearest selected (or already labeled) sample: how well the selection "
+        "stands for the pool. Compared with a random subset of the same size; the largest value is the covering "
+        "radius.", xlabel, edges,
+        [Series(name, c, v, css) for (name, v, css), c in zip(cov_series, counts)]))
+    timings["distances"] = time.perf_counter() - t0
+
+    # -- thumbnails ------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    chosen = pick_kept_examples(cell, n_kept_examples, seed) if selected.size else np.empty(0, np.int64)
+    kept_rows = selected[chosen]
+    nb_idx, nb_dist = neighbours_of_kept(Xm, kept_rows, removed, n_neighbours)
+    groups = _duplicate_groups(inputs, n_groups)
+    outliers = _outliers(inputs, n_outliers)
+    gallery_rows = sorted({*kept_rows.tolist(), *nb_idx[nb_idx >= 0].tolist(), *(r for _, m in groups for r, _ in m),
+                           *(o[0] for o in outliers)})
+    atlas = None
+    gallery: dict[int, str | None] = {}
+    if thumbs and inputs.data_root is not None:
+        store = ThumbnailStore(cache_dir)
+        keys = _content_keys(inputs)
+        with progress_bar("Report thumbnails", n + len(gallery_rows), progress) as bar:
+            small = thumbnails(inputs.data_root, emb.ids, keys, 64, store, on_progress=bar.advance)
+            big = thumbnails(inputs.data_root, [emb.ids[r] for r in gallery_rows], [keys[r] for r in gallery_rows],
+                             GALLERY_PX, store, on_progress=bar.advance)
+        store.save()
+        largest = max((_jpeg_side(b) for b in small[:200] if b is not None), default=32)
+        atlas = build_atlas(small, tile_size_for(n, largest))
+        gallery = {r: _data_uri(b) for r, b in zip(gallery_rows, big)}
+        missing = int((~atlas.present).sum())
+        if missing:
+            inputs.notes.append(f"{missing} of {n} samples have no thumbnail (their files could not be read under "
+                                f"{inputs.data_root}).")
+    timings["thumbnails"] = time.perf_counter() - t0
+
+    labels = inputs.labels
+    timestamps = emb.sample_meta.get("timestamp")
+
+    def sample(row: int) -> Sample:
+        ts = timestamps[row] if timestamps is not None else None
+        return Sample(int(row), emb.ids[row], STATUS_NAMES[int(status[row])], int(rank[row]) if rank[row] >= 0 else None,
+                      labels[row] if labels is not None else None, float(ts) if isinstance(ts, (int, float)) else None,
+                      gallery.get(int(row)))
+
+    bits, issue_counts = _issue_rows(inputs)
+    kept: list[KeptExample] = []
+    for e, (j, row) in enumerate(zip(chosen, kept_rows)):
+        neighbours = []
+        for r, d in zip(nb_idx[e], nb_dist[e]):
+            if r < 0:
+                continue
+            owner = int(nearest_centre[r])
+            if owner == row:
+                note = ""  # the usual case: this pick is the removed sample's nearest
+            elif owner >= 0 and status[owner] == STATUS_LABELED:
+                note = f"closer to a labeled sample ({centre_dist[r]:.3g})"
+            else:
+                note = f"closer to pick #{int(rank[owner]) + 1} ({centre_dist[r]:.3g})"
+            if bits[r] & (ISSUE_BITS["exact_duplicate"] | ISSUE_BITS["near_duplicate"]):
+                note = "duplicate" + (f"; {note}" if note else "")
+            neighbours.append(Neighbour(sample(int(r)), float(d), note))
+        kept.append(KeptExample(sample(int(row)), int(cell[j]), sel.reasons[j] if j < len(sel.reasons) else "", neighbours))
+
+    label_names: list[str] = []
+    label_index = np.full(n, -1, np.int32)
+    if labels is not None:
+        counts_by_label = Counter(str(v) for v in labels if v is not None)
+        label_names = [k for k, _ in sorted(counts_by_label.items(), key=lambda kv: (-kv[1], kv[0]))]
+        lookup = {k: i for i, k in enumerate(label_names)}
+        label_index = np.array([lookup[str(v)] if v is not None else -1 for v in labels], np.int32)
+
+    data = ReportData(
+        title=f"labelscout report: {inputs.run_dir.resolve().name}",
+        summary=_summary(inputs, int(selected.size), int(labeled.size), map_method),
+        ids=list(emb.ids),
+        timestamps=[float(t) if isinstance(t, (int, float)) else None for t in timestamps] if timestamps is not None else None,
+        map=MapData(xy, map_method, map_why, status, label_index, label_names, bits,
+                    nearest_centre.astype(np.int64), centre_dist.astype(np.float32), rank),
+        atlas=atlas,
+        kept=kept,
+        histograms=histograms,
+        balance=_balance_tables(inputs, selected),
+        duplicate_groups=[DuplicateGroup(issue, [(sample(r), d) for r, d in members]) for issue, members in groups],
+        outliers=[Outlier(sample(r), s, f, d) for r, s, f, d in outliers],
+        issue_counts=issue_counts,
+        notes=list(inputs.notes),
+        timings=timings,
+    )
+    if map_why and map_method == "pca" and n >= 64:
+        data.notes.append(f"The map uses PCA: {map_why}.")
+    if issue_counts is None:
+        data.notes.append("This run has no issues.csv, so duplicates and outliers are not shown "
+                          "(run the detectors to get them).")
+    timings["total"] = time.perf_counter() - t_all
+    return data
+
+
+def _jpeg_side(data: bytes) -> int:
+    from io import BytesIO
+
+    from PIL import Image
+
+    with Image.open(BytesIO(data)) as img:
+        return max(img.size)
