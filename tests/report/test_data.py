@@ -11,6 +11,7 @@ import labelscout
 from labelscout.embed.store import EmbeddingSet
 from labelscout.errors import InputError
 from labelscout.report.data import STATUS_LABELED, STATUS_REMOVED, STATUS_SELECTED, compute_report_data
+from labelscout.report.geometry import sample_rows
 from labelscout.results import Issues
 
 TOL = 2e-3
@@ -142,10 +143,30 @@ def test_report_with_images_caches_and_reuses_its_work(cifar_sample, small_model
     np.testing.assert_array_equal(again.map.xy, d.map.xy)
     assert again.atlas.sheets == d.atlas.sheets
     # a changed pool invalidates the geometry but keeps the thumbnails it can
-    (run / "report_cache" / "geometry.json").write_text(json.dumps({"key": "other"}))
+    (run / "report_cache" / "map.json").write_text(json.dumps({"key": "other"}))
     third = compute_report_data(run, progress=False)
     np.testing.assert_allclose(third.map.xy, d.map.xy, atol=1e-5)
     assert (cache / "thumbs.pack").stat().st_mtime_ns == stamps["thumbs.pack"]
+
+
+def test_large_pool_histograms_come_from_a_sample_and_stay_exact_for_it(rng, tmp_path):
+    X, ids = _pool(rng, n=90)
+    X[80:] = X[:10]  # exact duplicates: the hard case for "nearest other sample"
+    run = _run(tmp_path, X, ids, n=9)
+    d = compute_report_data(run, max_histogram_samples=25, progress=False)
+    U = _unit(X.astype(np.float64))
+    sel = [ids.index(s) for s in (run / "selection.txt").read_text().split()]
+    rows = sample_rows(90, 25, 0)
+    assert rows.size == 25 and len(set(rows.tolist())) == 25
+    nn = next(h for h in d.histograms if h.key == "nn")
+    cov = next(h for h in d.histograms if h.key == "coverage")
+    assert "random 25 of the 90" in nn.description and "random 25 of the 90" in cov.description
+    P = _dist(U, U)
+    np.fill_diagonal(P, np.inf)
+    np.testing.assert_allclose(nn.series[0].values, P.min(1)[rows], atol=TOL)
+    assert nn.series[1].values.size == 9  # the selection's own curve is never sampled
+    np.testing.assert_allclose(cov.series[0].values, _dist(U, U[sel]).min(1)[rows], atol=TOL)
+    assert all(s.values.size == 25 for s in cov.series) and all(s.counts.sum() == 25 for s in cov.series)
 
 
 def test_missing_images_and_labels_leave_a_note_not_an_error(rng, tmp_path):

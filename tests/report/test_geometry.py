@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelscout.report.geometry import (coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_within,
-                                        pick_kept_examples)
+from labelscout.report.geometry import (coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_of, nn_distance_within,
+                                        pick_kept_examples, sample_rows)
 
 TOL = 2e-3  # faiss computes |x|^2 + |y|^2 - 2xy in float32
 
@@ -115,3 +115,19 @@ def test_pick_kept_examples(cells, n_examples):
     # the half that stands for the most samples is always there
     top = np.sort(cells)[::-1][: min(n_examples, len(cells)) // 2 if len(cells) > n_examples else len(cells)]
     assert np.all(np.sort(cells[chosen])[::-1][: top.size] >= top)
+
+
+@pytest.mark.parametrize("n,m,dupes", [(50, 10, 0), (80, 80, 0), (120, 30, 15)])
+def test_nn_distance_of_some_rows_matches_brute_force(rng, n, m, dupes):
+    X = _points(rng, n, dupes=dupes)
+    rows = rng.choice(n, size=m, replace=False)
+    D = _dist(X, X)
+    np.fill_diagonal(D, np.inf)
+    np.testing.assert_allclose(nn_distance_of(X, rows), D.min(1)[rows], atol=TOL)
+
+
+@pytest.mark.parametrize("n,cap", [(10, None), (10, 20), (100, 30)])
+def test_sample_rows(n, cap):
+    rows = sample_rows(n, cap, seed=3)
+    assert rows.size == min(n, cap or n) and np.all(np.diff(rows) > 0) and rows.min() >= 0 and rows.max() < n
+    np.testing.assert_array_equal(rows, sample_rows(n, cap, seed=3))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from labelscout.report.layout import UMAP_MIN_SAMPLES, embedding_map
+from labelscout.report.layout import UMAP_MIN_SAMPLES, embedding_map, map_input
 from labelscout.space.knn import knn_graph
 
 
@@ -33,3 +33,16 @@ def test_umap_keeps_separated_clusters_apart(rng):
     D = ((Y[:, None] - Y[None]) ** 2).sum(-1)
     np.fill_diagonal(D, np.inf)
     assert (lab[D.argmin(1)] == lab).mean() > 0.95
+
+
+@pytest.mark.parametrize("n,d,dims", [(100, 8, 32), (200, 64, 16), (20, 64, 32)])
+def test_map_input_is_pca_to_few_dimensions(rng, n, d, dims):
+    X = (rng.normal(size=(n, d)) * np.linspace(5, 0.1, d)).astype(np.float32)
+    Y = map_input(X, dims)
+    if d <= dims or n <= dims:
+        assert Y is X or np.array_equal(Y, X)
+        return
+    ref = PCA(dims).fit_transform(X.astype(np.float64))
+    assert Y.shape == (n, dims) and Y.dtype == np.float32
+    for k in range(dims // 2):  # leading components, defined up to sign
+        assert np.allclose(Y[:, k], ref[:, k], atol=1e-3) or np.allclose(Y[:, k], -ref[:, k], atol=1e-3)

@@ -50,6 +50,22 @@ def tile_size_for(n_samples: int, largest_thumbnail: int) -> int:
     return int(max(16, min(wanted, largest_thumbnail)))
 
 
+def _decode(data: bytes) -> np.ndarray:
+    """(h, w, 3) uint8 pixels of a JPEG thumbnail."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+
+
+def _fit_tile(pixels: np.ndarray, tile: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    if max(h, w) == tile:
+        return pixels
+    scale = tile / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
 def build_atlas(jpegs: Sequence[bytes | None], tile: int, quality: int = 72) -> Atlas:
     """Pack thumbnails (JPEG bytes, None where missing) into sheets of ``tile`` px tiles."""
     cols = SHEET_PX // tile
@@ -61,20 +77,16 @@ def build_atlas(jpegs: Sequence[bytes | None], tile: int, quality: int = 72) -> 
         count = min(per_sheet, n - start)
         rows = -(-count // cols)
         # the last sheet is only as tall as its tiles need
-        sheet = Image.new("RGB", (cols * tile, rows * tile), _BACKGROUND)
+        sheet = np.empty((rows * tile, cols * tile, 3), np.uint8)
+        sheet[:] = _BACKGROUND
         for j in range(count):
             data = jpegs[start + j]
             if data is None:
                 continue
-            with Image.open(io.BytesIO(data)) as img:
-                if max(img.size) > tile:
-                    img.draft("RGB", (tile, tile))  # decode large JPEGs at 1/2..1/8 scale
-                img = img.convert("RGB")
-                if max(img.size) != tile:
-                    scale = tile / max(img.size)
-                    img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BILINEAR)
-                x = (j % cols) * tile + (tile - img.width) // 2
-                y = (j // cols) * tile + (tile - img.height) // 2
-                sheet.paste(img, (x, y))
-        sheets.append(encode_jpeg(sheet, quality))
+            px = _fit_tile(_decode(data), tile)
+            h, w = px.shape[:2]
+            y = (j // cols) * tile + (tile - h) // 2
+            x = (j % cols) * tile + (tile - w) // 2
+            sheet[y : y + h, x : x + w] = px
+        sheets.append(encode_jpeg(Image.fromarray(sheet), quality))
     return Atlas(tile, cols, per_sheet, sheets, present)

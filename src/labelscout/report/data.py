@@ -10,8 +10,6 @@ same page.
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import logging
 import time
 from collections import Counter
@@ -22,13 +20,14 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
-from ..runs.atomic import atomic_save_npy, atomic_write_json
-from ..space.knn import KnnGraph, knn_graph
+from ..space.knn import knn_graph
 from ..strategies.coreset import prepare_metric
 from .atlas import Atlas, build_atlas, tile_size_for
-from .geometry import coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_within, pick_kept_examples
+from .cache import ReportCache, digest
+from .geometry import (coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_of, nn_distance_within,
+                       pick_kept_examples, sample_rows)
 from .inputs import RunInputs, read_run
-from .layout import MAP_NEIGHBOURS, embedding_map
+from .layout import MAP_INPUT_DIMS, MAP_NEIGHBOURS, embedding_map, map_input
 from .thumbs import ThumbnailStore, parse_frame_id, thumbnails
 
 __all__ = ["ReportData", "Sample", "KeptExample", "Histogram", "Series", "Balance", "DuplicateGroup", "MapData",
@@ -41,7 +40,7 @@ STATUS_REMOVED, STATUS_SELECTED, STATUS_LABELED = 0, 1, 2
 STATUS_NAMES = {STATUS_REMOVED: "not selected", STATUS_SELECTED: "selected", STATUS_LABELED: "already labeled"}
 ISSUE_BITS = {"exact_duplicate": 1, "near_duplicate": 2, "outlier": 4}
 GALLERY_PX = 96
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclass
@@ -151,41 +150,31 @@ class ReportData:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-# -- caching of the slow geometry --------------------------------------------------------
-def _geometry_key(Xm: np.ndarray, metric: str) -> str:
-    h = hashlib.sha256()
-    h.update(f"{_CACHE_FORMAT}:{metric}:{Xm.shape}:{MAP_NEIGHBOURS}".encode())
-    h.update(np.ascontiguousarray(Xm).tobytes())
-    return h.hexdigest()[:32]
+# -- the slow parts, cached ------------------------------------------------------------
+def _geometry(cache: ReportCache, Xm: np.ndarray, metric: str, seed: int) -> tuple[np.ndarray, str, str]:
+    """The 2-D map of the pool (from the cache when the vectors are the same)."""
+    key = digest(_CACHE_FORMAT, metric, seed, MAP_NEIGHBOURS, MAP_INPUT_DIMS, Xm)
+    hit = cache.load_arrays("map", key)
+    if hit is not None:
+        arrays, info = hit
+        return arrays["xy"], info["method"], info.get("why", "")
+    Xr = map_input(Xm)
+    knn = knn_graph(Xr, MAP_NEIGHBOURS) if Xr.shape[0] > MAP_NEIGHBOURS + 1 else None
+    xy, method, why = embedding_map(Xr, knn, seed=seed)
+    cache.save_arrays("map", key, {"xy": xy}, {"method": method, "why": why})
+    return xy, method, why
 
 
-def _cached_geometry(cache: Path | None, Xm: np.ndarray, metric: str, seed: int) -> tuple[KnnGraph | None, np.ndarray, str, str]:
-    """kNN graph (k = MAP_NEIGHBOURS) and the 2-D map, from the cache or computed."""
-    key = _geometry_key(Xm, metric)
-    files = None
-    if cache is not None:
-        files = {n: cache / f"{n}.npy" for n in ("knn_indices", "knn_distances", "map_xy")}
-        meta_path = cache / "geometry.json"
-        if meta_path.is_file() and all(p.is_file() for p in files.values()):
-            try:
-                meta = json.loads(meta_path.read_text())
-                if meta.get("key") == key:
-                    knn = KnnGraph(np.load(files["knn_indices"]), np.load(files["knn_distances"]), meta["knn_method"]) \
-                        if meta.get("knn_method") else None
-                    return knn, np.load(files["map_xy"]), meta["map_method"], meta.get("map_why", "")
-            except (OSError, ValueError, KeyError) as exc:
-                log.info("report geometry cache unreadable (%s); computing again", exc)
-    n = Xm.shape[0]
-    knn = knn_graph(Xm, MAP_NEIGHBOURS) if n >= 2 else None
-    xy, method, why = embedding_map(Xm, knn, seed=seed)
-    if cache is not None and files is not None:
-        if knn is not None:
-            atomic_save_npy(files["knn_indices"], knn.indices)
-            atomic_save_npy(files["knn_distances"], knn.distances)
-        atomic_save_npy(files["map_xy"], xy)
-        atomic_write_json(cache / "geometry.json", {"key": key, "knn_method": knn.method if knn is not None else None,
-                                                     "map_method": method, "map_why": why})
-    return knn, xy, method, why
+def _atlas(cache: ReportCache, jpegs: list[bytes | None], keys: list[str], n: int) -> Atlas:
+    """The hover thumbnails packed into sheets (from the cache when the thumbnails are the same)."""
+    largest = max((_jpeg_side(b) for b in jpegs[:200] if b is not None), default=32)
+    tile = tile_size_for(n, largest)
+    key = digest(_CACHE_FORMAT, tile, keys, np.array([b is not None for b in jpegs]))
+    atlas = cache.load_atlas(key)
+    if atlas is None:
+        atlas = build_atlas(jpegs, tile)
+        cache.save_atlas(key, atlas)
+    return atlas
 
 
 # -- pieces ---------------------------------------------------------------------------
@@ -392,6 +381,7 @@ def compute_report_data(
     n_groups: int = 12,
     n_outliers: int = 24,
     bins: int = 40,
+    max_histogram_samples: int | None = 10_000,
     thumbs: bool = True,
     cache: bool = True,
     seed: int = 0,
@@ -400,8 +390,9 @@ def compute_report_data(
     """Read ``run_dir`` and compute everything the report shows.
 
     ``root``: where the sample files are (default: as recorded in run.json).
-    ``thumbs=False`` skips thumbnails (the page then shows ids only); ``cache=False``
-    neither reads nor writes ``RUN_DIR/report_cache``.
+    ``max_histogram_samples``: pools larger than this get their histograms from a random
+    sample of this size (None: every sample). ``thumbs=False`` skips thumbnails (the page
+    then shows ids only); ``cache=False`` neither reads nor writes ``RUN_DIR/report_cache``.
     """
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -409,8 +400,7 @@ def compute_report_data(
     emb, sel = inputs.embeddings, inputs.selection
     n = len(emb)
     cache_dir = Path(run_dir) / REPORT_CACHE if cache else None
-    if cache_dir is not None:
-        cache_dir.mkdir(exist_ok=True)
+    store = ReportCache(cache_dir)
 
     # (n, d) vectors in the selection's metric; L2 distances here are the strategy's distances
     Xm = prepare_metric(np.asarray(emb.vectors), inputs.metric)
@@ -425,39 +415,41 @@ def compute_report_data(
     rank[selected] = np.arange(selected.size, dtype=np.int32)
 
     t0 = time.perf_counter()
-    knn, xy, map_method, map_why = _cached_geometry(cache_dir, Xm, inputs.metric, seed)
-    timings["map_and_knn"] = time.perf_counter() - t0
+    xy, map_method, map_why = _geometry(store, Xm, inputs.metric, seed)
+    timings["map"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     centre_pos, centre_dist = coverage(Xm, centres)
     nearest_centre = np.where(centre_pos >= 0, centres[np.maximum(centre_pos, 0)] if centres.size else -1, -1)
     cell = np.bincount(centre_pos[centre_pos >= 0], minlength=centres.size)[: selected.size]
 
-    # -- histograms ----------------------------------------------------------------------
-    pool_nn = knn.distances[:, 0] if knn is not None else np.empty(0, np.float32)
+    # -- histograms (of a large pool: of a random sample of it) ------------------------------
+    rows = sample_rows(n, max_histogram_samples, seed)
+    sampled = "" if rows.size == n else f" Pool curves are from a random {rows.size:,} of the {n:,} samples."
+    pool_nn = nn_distance_of(Xm, rows)
     sel_nn = nn_distance_within(Xm[selected])
     rng = np.random.default_rng(seed)
     candidates = np.setdiff1d(np.arange(n), labeled)
     random_pick = rng.choice(candidates, size=min(selected.size, candidates.size), replace=False)
-    _, random_dist = coverage(Xm, np.concatenate([random_pick, labeled]))
+    random_centres = np.concatenate([random_pick, labeled])
+    random_dist = nearest_in(Xm[rows], Xm[random_centres], 1)[1][:, 0] if random_centres.size else np.full(rows.size, np.inf)
     xlabel = "distance between unit-length embeddings" if inputs.metric == "cosine" else "L2 distance"
     edges, counts = histogram([pool_nn, sel_nn], bins)
     histograms = [Histogram(
         "nn", "Nearest-neighbour distance", "Distance from each sample to its nearest other sample, in the whole pool "
         "and within the selection. Redundant samples (near duplicates) sit at the left; a selection that removed "
-        "them moves right.", xlabel, edges,
+        "them moves right." + sampled, xlabel, edges,
         [Series("pool", counts[0], pool_nn, "s-pool"), Series("selection", counts[1], sel_nn, "s-sel")])]
-    cov_series = [("selection" + (" + labeled" if labeled.size else ""), centre_dist, "s-sel"),
-                  (f"random {random_pick.size}" + (" + labeled" if labeled.size else ""), random_dist, "s-rand")]
+    cov_series = [("selection" + (" + labeled" if labeled.size else ""), centre_dist[rows], "s-sel"),
+                  (f"random {random_pick.size:,}" + (" + labeled" if labeled.size else ""), random_dist, "s-rand")]
     if labeled.size:
-        _, before = coverage(Xm, labeled)
-        cov_series.insert(0, ("labeled only (before)", before, "s-pool"))
+        cov_series.insert(0, ("labeled only (before)", nearest_in(Xm[rows], Xm[labeled], 1)[1][:, 0], "s-pool"))
     edges, counts = histogram([s[1] for s in cov_series], bins)
     histograms.append(Histogram(
         "coverage", "Coverage: distance to the nearest selected sample",
         "Distance from every pool sample to the nearest selected (or already labeled) sample: how well the selection "
         "stands for the pool. Compared with a random subset of the same size; the largest value is the covering "
-        "radius.", xlabel, edges,
+        "radius." + sampled, xlabel, edges,
         [Series(name, c, v, css) for (name, v, css), c in zip(cov_series, counts)]))
     timings["distances"] = time.perf_counter() - t0
 
@@ -473,15 +465,14 @@ def compute_report_data(
     atlas = None
     gallery: dict[int, str | None] = {}
     if thumbs and inputs.data_root is not None:
-        store = ThumbnailStore(cache_dir)
+        thumb_store = ThumbnailStore(cache_dir)
         keys = _content_keys(inputs)
         with progress_bar("Report thumbnails", n + len(gallery_rows), progress) as bar:
-            small = thumbnails(inputs.data_root, emb.ids, keys, 64, store, on_progress=bar.advance)
+            small = thumbnails(inputs.data_root, emb.ids, keys, 64, thumb_store, on_progress=bar.advance)
             big = thumbnails(inputs.data_root, [emb.ids[r] for r in gallery_rows], [keys[r] for r in gallery_rows],
-                             GALLERY_PX, store, on_progress=bar.advance)
-        store.save()
-        largest = max((_jpeg_side(b) for b in small[:200] if b is not None), default=32)
-        atlas = build_atlas(small, tile_size_for(n, largest))
+                             GALLERY_PX, thumb_store, on_progress=bar.advance)
+        thumb_store.save()
+        atlas = _atlas(store, small, [f"{i}:{k}" for i, k in zip(emb.ids, keys)], n)
         gallery = {r: _data_uri(b) for r, b in zip(gallery_rows, big)}
         missing = int((~atlas.present).sum())
         if missing:

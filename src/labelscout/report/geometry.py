@@ -5,7 +5,8 @@ cosine; :func:`labelscout.strategies.coreset.prepare_metric`) and return L2 dist
 that space, the same numbers the coreset strategy reports as its scores and radius.
 
 * :func:`nearest_in`: each query row's nearest rows of a reference set (exact, faiss flat).
-* :func:`nn_distance_within`: each row's distance to its nearest *other* row of the same set.
+* :func:`nn_distance_within`: each row's distance to its nearest *other* row of the same set
+  (:func:`nn_distance_of` for some rows of it, :func:`sample_rows` to pick them).
 * :func:`coverage`: each pool row's nearest centre (selected or already labeled) and distance.
 * :func:`neighbours_of_kept`: for some kept rows, the nearest rows that were not kept.
 * :func:`histogram`: shared bins for several distance series.
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..space.knn import knn_graph
 
-__all__ = ["nearest_in", "nn_distance_within", "coverage", "neighbours_of_kept", "histogram", "pick_kept_examples"]
+__all__ = ["nearest_in", "nn_distance_within", "nn_distance_of", "sample_rows", "coverage", "neighbours_of_kept", "histogram", "pick_kept_examples"]
 
 
 def nearest_in(queries: np.ndarray, reference: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +46,28 @@ def nn_distance_within(X: np.ndarray) -> np.ndarray:
     if X.shape[0] < 2:
         return np.empty(0, np.float32)
     return knn_graph(X, 1).distances[:, 0]
+
+
+def sample_rows(n: int, cap: int | None, seed: int = 0) -> np.ndarray:
+    """All rows, or ``cap`` of them drawn at random (sorted) when there are more: the
+    histograms of a large pool are estimated from a sample, which is exact in distribution
+    and saves a pool-by-pool search."""
+    if cap is None or n <= cap:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
+
+
+def nn_distance_of(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(len(rows),) distance of each given row of X to its nearest *other* row of X."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if X.shape[0] < 2 or rows.size == 0:
+        return np.empty(0, np.float32)
+    if rows.size == X.shape[0]:
+        return nn_distance_within(X)[rows]
+    idx, dist = nearest_in(X[rows], X, 2)
+    # the row itself is normally first; with an exact duplicate either may come first, and
+    # then the other one is at distance 0 too
+    return np.where(idx[:, 0] == rows, dist[:, 1], dist[:, 0]).astype(np.float32)
 
 
 def coverage(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -60,7 +60,7 @@
   var dpr = Math.max(1, window.devicePixelRatio || 1);
   var W = 0, H = 0, image = null, pixels32 = null;
   var view = { cx: 0, cy: 0, scale: 1 }, home = null;
-  var hooks = { ready: false, drawn: 0, hovered: -1, tipThumbDrawn: false, frames: 0 };
+  var hooks = { ready: false, drawn: 0, hovered: -1, tipThumbDrawn: false, frames: 0, drawMs: 0 };
   window.labelscoutMap = hooks;
 
   // -- bounds and the hover grid ------------------------------------------------------------
@@ -145,6 +145,7 @@
   function draw() {
     scheduled = false;
     if (!image) return;
+    var t0 = performance.now();
     pixels32.fill(BG);
     var buf = image.data, drawn = 0;
     for (var o = 0; o < order.length; o++) {
@@ -167,6 +168,7 @@
     drawOverlay();
     hooks.drawn = drawn;
     hooks.frames++;
+    hooks.drawMs = performance.now() - t0;
     if (countEl) countEl.textContent = drawn.toLocaleString() + " of " + N.toLocaleString() + " points shown";
   }
   function ringAt(i, colour, width) {
@@ -384,4 +386,9 @@
     return { x: r.left + p[0] / dpr, y: r.top + p[1] / dpr };
   };
   hooks.statusOf = function (i) { return status[i]; };
+  hooks.redraw = function () { draw(); return hooks.drawMs; };
+  hooks.nearestAt = function (x, y) {  // page (CSS) pixels -> index under the cursor, -1 for none
+    var r = canvas.getBoundingClientRect();
+    return nearest((x - r.left) * dpr, (y - r.top) * dpr);
+  };
 })();
