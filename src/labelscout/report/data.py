@@ -371,6 +371,78 @@ def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str
     }
 
 
+def _histograms(Xm: np.ndarray, selected: np.ndarray, labeled: np.ndarray, centre_dist: np.ndarray, *, metric: str,
+                bins: int, max_samples: int | None, seed: int) -> list[Histogram]:
+    """Nearest-neighbour distances (pool vs selection) and coverage (selection vs a random
+    subset of the same size, and vs the labeled set alone when there is one). The pool's
+    curves of a large pool come from a random sample of it."""
+    n = Xm.shape[0]
+    rows = sample_rows(n, max_samples, seed)
+    sampled = "" if rows.size == n else f" Pool curves are from a random {rows.size:,} of the {n:,} samples."
+    xlabel = "distance between unit-length embeddings" if metric == "cosine" else "L2 distance"
+    pool_nn = nn_distance_of(Xm, rows)
+    sel_nn = nn_distance_within(Xm[selected])
+    edges, counts = histogram([pool_nn, sel_nn], bins)
+    out = [Histogram(
+        "nn", "Nearest-neighbour distance", "Distance from each sample to its nearest other sample, in the whole pool "
+        "and within the selection. Redundant samples (near duplicates) sit at the left; a selection that removed "
+        "them moves right." + sampled, xlabel, edges,
+        [Series("pool", counts[0], pool_nn, "s-pool"), Series("selection", counts[1], sel_nn, "s-sel")])]
+
+    candidates = np.setdiff1d(np.arange(n), labeled)
+    random_pick = np.random.default_rng(seed).choice(candidates, size=min(selected.size, candidates.size), replace=False)
+    random_centres = np.concatenate([random_pick, labeled])
+    with_labeled = " + labeled" if labeled.size else ""
+    series = [("selection" + with_labeled, centre_dist[rows], "s-sel"),
+              (f"random {random_pick.size:,}" + with_labeled, nearest_in(Xm[rows], Xm[random_centres], 1)[1][:, 0], "s-rand")]
+    if labeled.size:
+        series.insert(0, ("labeled only (before)", nearest_in(Xm[rows], Xm[labeled], 1)[1][:, 0], "s-pool"))
+    edges, counts = histogram([v for _, v, _ in series], bins)
+    out.append(Histogram(
+        "coverage", "Coverage: distance to the nearest selected sample",
+        "Distance from every pool sample to the nearest selected (or already labeled) sample: how well the selection "
+        "stands for the pool. Compared with a random subset of the same size; the largest value is the covering "
+        "radius." + sampled, xlabel, edges,
+        [Series(name, c, v, css) for (name, v, css), c in zip(series, counts)]))
+    return out
+
+
+def _pictures(inputs: RunInputs, store: ReportCache, cache_dir: Path | None, gallery_rows: list[int],
+              progress: bool | None) -> tuple[Atlas, dict[int, str | None]]:
+    """The hover atlas of every sample and larger thumbnails (data URIs) for the galleries."""
+    emb = inputs.embeddings
+    n = len(emb)
+    thumb_store = ThumbnailStore(cache_dir)
+    keys = _content_keys(inputs)
+    with progress_bar("Report thumbnails", n + len(gallery_rows), progress) as bar:
+        small = thumbnails(inputs.data_root, emb.ids, keys, 64, thumb_store, on_progress=bar.advance)
+        big = thumbnails(inputs.data_root, [emb.ids[r] for r in gallery_rows], [keys[r] for r in gallery_rows],
+                         GALLERY_PX, thumb_store, on_progress=bar.advance)
+    thumb_store.save()
+    atlas = _atlas(store, small, [f"{i}:{k}" for i, k in zip(emb.ids, keys)], n)
+    missing = int((~atlas.present).sum())
+    if missing:
+        inputs.notes.append(f"{missing} of {n} samples have no thumbnail (their files could not be read under "
+                            f"{inputs.data_root}).")
+    return atlas, {r: _data_uri(b) for r, b in zip(gallery_rows, big)}
+
+
+def _removed_note(r: int, pick: int, nearest_centre: np.ndarray, centre_dist: np.ndarray, status: np.ndarray,
+                  rank: np.ndarray, bits: np.ndarray) -> str:
+    """Why removed sample ``r``, shown next to ``pick``, was not selected, when it is not
+    simply that ``pick`` stands for it."""
+    owner = int(nearest_centre[r])
+    if owner == pick:
+        note = ""  # the usual case: this pick is the removed sample's nearest
+    elif owner >= 0 and status[owner] == STATUS_LABELED:
+        note = f"closer to a labeled sample ({centre_dist[r]:.3g})"
+    else:
+        note = f"closer to pick #{int(rank[owner]) + 1} ({centre_dist[r]:.3g})"
+    if bits[r] & (ISSUE_BITS["exact_duplicate"] | ISSUE_BITS["near_duplicate"]):
+        note = "duplicate" + (f"; {note}" if note else "")
+    return note
+
+
 # -- the whole report ---------------------------------------------------------------------
 def compute_report_data(
     run_dir: str | Path,
@@ -420,37 +492,12 @@ def compute_report_data(
 
     t0 = time.perf_counter()
     centre_pos, centre_dist = coverage(Xm, centres)
-    nearest_centre = np.where(centre_pos >= 0, centres[np.maximum(centre_pos, 0)] if centres.size else -1, -1)
+    nearest_centre = np.full(n, -1, np.int64)
+    nearest_centre[centre_pos >= 0] = centres[centre_pos[centre_pos >= 0]]
     cell = np.bincount(centre_pos[centre_pos >= 0], minlength=centres.size)[: selected.size]
 
-    # -- histograms (of a large pool: of a random sample of it) ------------------------------
-    rows = sample_rows(n, max_histogram_samples, seed)
-    sampled = "" if rows.size == n else f" Pool curves are from a random {rows.size:,} of the {n:,} samples."
-    pool_nn = nn_distance_of(Xm, rows)
-    sel_nn = nn_distance_within(Xm[selected])
-    rng = np.random.default_rng(seed)
-    candidates = np.setdiff1d(np.arange(n), labeled)
-    random_pick = rng.choice(candidates, size=min(selected.size, candidates.size), replace=False)
-    random_centres = np.concatenate([random_pick, labeled])
-    random_dist = nearest_in(Xm[rows], Xm[random_centres], 1)[1][:, 0] if random_centres.size else np.full(rows.size, np.inf)
-    xlabel = "distance between unit-length embeddings" if inputs.metric == "cosine" else "L2 distance"
-    edges, counts = histogram([pool_nn, sel_nn], bins)
-    histograms = [Histogram(
-        "nn", "Nearest-neighbour distance", "Distance from each sample to its nearest other sample, in the whole pool "
-        "and within the selection. Redundant samples (near duplicates) sit at the left; a selection that removed "
-        "them moves right." + sampled, xlabel, edges,
-        [Series("pool", counts[0], pool_nn, "s-pool"), Series("selection", counts[1], sel_nn, "s-sel")])]
-    cov_series = [("selection" + (" + labeled" if labeled.size else ""), centre_dist[rows], "s-sel"),
-                  (f"random {random_pick.size:,}" + (" + labeled" if labeled.size else ""), random_dist, "s-rand")]
-    if labeled.size:
-        cov_series.insert(0, ("labeled only (before)", nearest_in(Xm[rows], Xm[labeled], 1)[1][:, 0], "s-pool"))
-    edges, counts = histogram([s[1] for s in cov_series], bins)
-    histograms.append(Histogram(
-        "coverage", "Coverage: distance to the nearest selected sample",
-        "Distance from every pool sample to the nearest selected (or already labeled) sample: how well the selection "
-        "stands for the pool. Compared with a random subset of the same size; the largest value is the covering "
-        "radius." + sampled, xlabel, edges,
-        [Series(name, c, v, css) for (name, v, css), c in zip(cov_series, counts)]))
+    histograms = _histograms(Xm, selected, labeled, centre_dist, metric=inputs.metric, bins=bins,
+                             max_samples=max_histogram_samples, seed=seed)
     timings["distances"] = time.perf_counter() - t0
 
     # -- thumbnails ------------------------------------------------------------------------
@@ -462,22 +509,9 @@ def compute_report_data(
     outliers = _outliers(inputs, n_outliers)
     gallery_rows = sorted({*kept_rows.tolist(), *nb_idx[nb_idx >= 0].tolist(), *(r for _, m in groups for r, _ in m),
                            *(o[0] for o in outliers)})
-    atlas = None
-    gallery: dict[int, str | None] = {}
+    atlas, gallery = None, {}
     if thumbs and inputs.data_root is not None:
-        thumb_store = ThumbnailStore(cache_dir)
-        keys = _content_keys(inputs)
-        with progress_bar("Report thumbnails", n + len(gallery_rows), progress) as bar:
-            small = thumbnails(inputs.data_root, emb.ids, keys, 64, thumb_store, on_progress=bar.advance)
-            big = thumbnails(inputs.data_root, [emb.ids[r] for r in gallery_rows], [keys[r] for r in gallery_rows],
-                             GALLERY_PX, thumb_store, on_progress=bar.advance)
-        thumb_store.save()
-        atlas = _atlas(store, small, [f"{i}:{k}" for i, k in zip(emb.ids, keys)], n)
-        gallery = {r: _data_uri(b) for r, b in zip(gallery_rows, big)}
-        missing = int((~atlas.present).sum())
-        if missing:
-            inputs.notes.append(f"{missing} of {n} samples have no thumbnail (their files could not be read under "
-                                f"{inputs.data_root}).")
+        atlas, gallery = _pictures(inputs, store, cache_dir, gallery_rows, progress)
     timings["thumbnails"] = time.perf_counter() - t0
 
     labels = inputs.labels
@@ -496,15 +530,7 @@ def compute_report_data(
         for r, d in zip(nb_idx[e], nb_dist[e]):
             if r < 0:
                 continue
-            owner = int(nearest_centre[r])
-            if owner == row:
-                note = ""  # the usual case: this pick is the removed sample's nearest
-            elif owner >= 0 and status[owner] == STATUS_LABELED:
-                note = f"closer to a labeled sample ({centre_dist[r]:.3g})"
-            else:
-                note = f"closer to pick #{int(rank[owner]) + 1} ({centre_dist[r]:.3g})"
-            if bits[r] & (ISSUE_BITS["exact_duplicate"] | ISSUE_BITS["near_duplicate"]):
-                note = "duplicate" + (f"; {note}" if note else "")
+            note = _removed_note(int(r), int(row), nearest_centre, centre_dist, status, rank, bits)
             neighbours.append(Neighbour(sample(int(r)), float(d), note))
         kept.append(KeptExample(sample(int(row)), int(cell[j]), sel.reasons[j] if j < len(sel.reasons) else "", neighbours))
 
