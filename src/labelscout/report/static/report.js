@@ -94,8 +94,13 @@
 
   // -- point looks --------------------------------------------------------------------
   var baseR = N <= 2000 ? 3.0 : (N <= 20000 ? 2.1 : 1.5);
+  // a few picks stand out as big rings; thousands of picks get smaller ones so the pool still shows
+  var nSel = 0;
+  for (var q0 = 0; q0 < N; q0++) if (status[q0] === 1) nSel++;
+  var selExtra = nSel <= 300 ? 1.9 : (nSel <= 2000 ? 1.3 : 0.8);
+  var ringWidth = nSel <= 2000 ? 1.1 : 0.7;
   function zoomFactor() { return home ? Math.min(3, Math.max(1, Math.pow(view.scale / home.scale, 0.35))) : 1; }
-  function radiusOf(s) { var r = baseR * zoomFactor() * dpr; return s === 1 ? r + 1.9 * dpr : (s === 2 ? r + 1.2 * dpr : r); }
+  function radiusOf(s) { var r = baseR * zoomFactor() * dpr; return s === 1 ? r + selExtra * dpr : (s === 2 ? r + 1.0 * dpr : r); }
 
   function colourOf(i) {
     if (colourBy === "label") { var l = label[i]; return l === 65535 ? noLabelRGB : paletteRGB[l % PALETTE.length]; }
@@ -152,7 +157,7 @@
       var list = order[o];
       if (!list.length) continue;
       var s = status[list[0]], r = radiusOf(s);
-      var m = mask(r), ring = s !== 0 ? mask(r + 1.1 * dpr) : null;
+      var m = mask(r), ring = s !== 0 ? mask(r + ringWidth * dpr) : null;
       var alpha = s === 0 ? (N > 20000 ? 0.5 : 0.62) : 1.0;
       for (var q = 0; q < list.length; q++) {
         var i = list[q];
@@ -360,6 +365,8 @@
   function buildLegend() {
     legend.textContent = "";
     if (colourBy === "label") {
+      var head = document.createElement("span"); head.className = "cnt"; head.textContent = "label (selected / pool):";
+      legend.appendChild(head);
       var pool = new Int32Array(data.labels.length), sel = new Int32Array(data.labels.length);
       for (var i = 0; i < N; i++) if (label[i] !== 65535) { pool[label[i]]++; if (status[i] === 1) sel[label[i]]++; }
       data.labels.forEach(function (name, l) {
