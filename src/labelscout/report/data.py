@@ -171,9 +171,9 @@ class _Clock:
 
 
 # -- the slow parts, cached ------------------------------------------------------------
-def _geometry(cache: ReportCache, Xm: np.ndarray, metric: str, seed: int) -> tuple[np.ndarray, str, str]:
+def _geometry(cache: ReportCache, vectors_key: str, Xm: np.ndarray, seed: int) -> tuple[np.ndarray, str, str]:
     """The 2-D map of the pool (from the cache when the vectors are the same)."""
-    key = digest(_CACHE_FORMAT, metric, seed, MAP_NEIGHBOURS, MAP_INPUT_DIMS, Xm)
+    key = digest(_CACHE_FORMAT, vectors_key, seed, MAP_NEIGHBOURS, MAP_INPUT_DIMS)
     hit = cache.load_arrays("map", key)
     if hit is not None:
         arrays, info = hit
@@ -391,32 +391,52 @@ def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str
     }
 
 
-def _histograms(Xm: np.ndarray, selected: np.ndarray, labeled: np.ndarray, centre_dist: np.ndarray, *, metric: str,
-                bins: int, max_samples: int | None, seed: int) -> list[Histogram]:
-    """Nearest-neighbour distances (pool vs selection) and coverage (selection vs a random
-    subset of the same size, and vs the labeled set alone when there is one). The pool's
-    curves of a large pool come from a random sample of it."""
+def _distances(cache: ReportCache, vectors_key: str, Xm: np.ndarray, selected: np.ndarray, labeled: np.ndarray, *,
+               max_samples: int | None, seed: int) -> dict[str, np.ndarray]:
+    """Every distance the page shows (from the cache when vectors and selection are the same):
+    ``centre_pos`` / ``centre_dist`` (each sample's nearest pick or labeled sample), and for
+    the histograms, over ``rows`` (all samples, or a random sample of a large pool):
+    ``pool_nn``, ``sel_nn`` (within the selection), ``random_dist`` (coverage by a random
+    subset of the selection's size, plus the labeled) and ``labeled_dist`` (labeled alone)."""
+    key = digest(_CACHE_FORMAT, vectors_key, selected, labeled, max_samples, seed)
+    hit = cache.load_arrays("distances", key)
+    if hit is not None:
+        return hit[0]
     n = Xm.shape[0]
+    centres = np.concatenate([selected, labeled])
+    centre_pos, centre_dist = coverage(Xm, centres)
     rows = sample_rows(n, max_samples, seed)
+    candidates = np.setdiff1d(np.arange(n), labeled)
+    random_pick = np.random.default_rng(seed).choice(candidates, size=min(selected.size, candidates.size), replace=False)
+    random_centres = np.concatenate([random_pick, labeled])
+    out = {
+        "centre_pos": centre_pos, "centre_dist": centre_dist, "rows": rows,
+        "pool_nn": nn_distance_of(Xm, rows), "sel_nn": nn_distance_within(Xm[selected]),
+        "random_dist": nearest_in(Xm[rows], Xm[random_centres], 1)[1][:, 0],
+        "labeled_dist": nearest_in(Xm[rows], Xm[labeled], 1)[1][:, 0] if labeled.size else np.empty(0, np.float32),
+        "random_size": np.array(random_pick.size),
+    }
+    cache.save_arrays("distances", key, out, {})
+    return out
+
+
+def _histograms(dist: dict[str, np.ndarray], n: int, n_labeled: int, *, metric: str, bins: int) -> list[Histogram]:
+    """Nearest-neighbour distances (pool vs selection) and coverage (selection vs a random
+    subset of the same size, and vs the labeled set alone when there is one)."""
+    rows = dist["rows"]
     sampled = "" if rows.size == n else f" Pool curves are from a random {rows.size:,} of the {n:,} samples."
     xlabel = "distance between unit-length embeddings" if metric == "cosine" else "L2 distance"
-    pool_nn = nn_distance_of(Xm, rows)
-    sel_nn = nn_distance_within(Xm[selected])
-    edges, counts = histogram([pool_nn, sel_nn], bins)
+    edges, counts = histogram([dist["pool_nn"], dist["sel_nn"]], bins)
     out = [Histogram(
         "nn", "Nearest-neighbour distance", "Distance from each sample to its nearest other sample, in the whole pool "
         "and within the selection. Redundant samples (near duplicates) sit at the left; a selection that removed "
         "them moves right." + sampled, xlabel, edges,
-        [Series("pool", counts[0], pool_nn, "s-pool"), Series("selection", counts[1], sel_nn, "s-sel")])]
-
-    candidates = np.setdiff1d(np.arange(n), labeled)
-    random_pick = np.random.default_rng(seed).choice(candidates, size=min(selected.size, candidates.size), replace=False)
-    random_centres = np.concatenate([random_pick, labeled])
-    with_labeled = " + labeled" if labeled.size else ""
-    series = [("selection" + with_labeled, centre_dist[rows], "s-sel"),
-              (f"random {random_pick.size:,}" + with_labeled, nearest_in(Xm[rows], Xm[random_centres], 1)[1][:, 0], "s-rand")]
-    if labeled.size:
-        series.insert(0, ("labeled only (before)", nearest_in(Xm[rows], Xm[labeled], 1)[1][:, 0], "s-pool"))
+        [Series("pool", counts[0], dist["pool_nn"], "s-pool"), Series("selection", counts[1], dist["sel_nn"], "s-sel")])]
+    with_labeled = " + labeled" if n_labeled else ""
+    series = [("selection" + with_labeled, dist["centre_dist"][rows], "s-sel"),
+              (f"random {int(dist['random_size']):,}" + with_labeled, dist["random_dist"], "s-rand")]
+    if n_labeled:
+        series.insert(0, ("labeled only (before)", dist["labeled_dist"], "s-pool"))
     edges, counts = histogram([v for _, v, _ in series], bins)
     out.append(Histogram(
         "coverage", "Coverage: distance to the nearest selected sample",
@@ -506,17 +526,17 @@ def compute_report_data(
     rank = np.full(n, -1, np.int32)
     rank[selected] = np.arange(selected.size, dtype=np.int32)
 
+    vectors_key = digest(inputs.metric, Xm)  # what every cached entry depends on
     with clock("map"):
-        xy, map_method, map_why = _geometry(store, Xm, inputs.metric, seed)
+        xy, map_method, map_why = _geometry(store, vectors_key, Xm, seed)
 
     with clock("distances"):
-        centre_pos, centre_dist = coverage(Xm, centres)
+        dist = _distances(store, vectors_key, Xm, selected, labeled, max_samples=max_histogram_samples, seed=seed)
+        centre_pos, centre_dist = dist["centre_pos"], dist["centre_dist"]
         nearest_centre = np.full(n, -1, np.int64)
         nearest_centre[centre_pos >= 0] = centres[centre_pos[centre_pos >= 0]]
         cell = np.bincount(centre_pos[centre_pos >= 0], minlength=centres.size)[: selected.size]
-
-        histograms = _histograms(Xm, selected, labeled, centre_dist, metric=inputs.metric, bins=bins,
-                                 max_samples=max_histogram_samples, seed=seed)
+        histograms = _histograms(dist, n, labeled.size, metric=inputs.metric, bins=bins)
 
     # -- thumbnails ------------------------------------------------------------------------
     with clock("thumbnails"):
