@@ -169,6 +169,17 @@ def test_large_pool_histograms_come_from_a_sample_and_stay_exact_for_it(rng, tmp
     assert all(s.values.size == 25 for s in cov.series) and all(s.counts.sum() == 25 for s in cov.series)
 
 
+def test_random_baseline_is_drawn_apart_from_the_histogram_sample(rng, tmp_path):
+    # a selection as large as the histogram sample: the two random draws must still differ
+    X, ids = _pool(rng, n=60)
+    run = _run(tmp_path, X, ids, n=25)
+    d = compute_report_data(run, max_histogram_samples=25, progress=False)
+    cov = next(h for h in d.histograms if h.key == "coverage")
+    random_curve = cov.series[1].values
+    assert cov.series[1].name == "random 25" and random_curve.size == 25
+    assert (random_curve < 1e-6).mean() < 0.8  # by chance about 25/60 of the rows are random picks themselves
+
+
 def test_missing_images_and_labels_leave_a_note_not_an_error(rng, tmp_path):
     X = rng.normal(size=(20, 4)).astype(np.float32)
     run = _run(tmp_path, X, [f"img{i}.png" for i in range(20)], n=4)

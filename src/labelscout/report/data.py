@@ -413,7 +413,9 @@ def _distances(cache: ReportCache, vectors_key: str, Xm: np.ndarray, selected: n
     centre_pos, centre_dist = coverage(Xm, centres)
     rows = sample_rows(n, max_samples, seed)
     candidates = np.setdiff1d(np.arange(n), labeled)
-    random_pick = np.random.default_rng(seed).choice(candidates, size=min(selected.size, candidates.size), replace=False)
+    # its own random stream: drawn with the same seed and size as ``rows``, the baseline
+    # would be exactly the sampled rows and cover them at distance 0
+    random_pick = np.random.default_rng([seed, 1]).choice(candidates, size=min(selected.size, candidates.size), replace=False)
     random_centres = np.concatenate([random_pick, labeled])
     out = {
         "centre_pos": centre_pos, "centre_dist": centre_dist, "rows": rows,
