@@ -106,8 +106,6 @@ def test_report_opens_offline_draws_the_map_and_shows_thumbnails_on_hover(browse
     w, h, raw = page.evaluate("""(() => { const c = document.getElementById('ls-map');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         return [c.width, c.height, btoa(Array.from(d, b => String.fromCharCode(b)).join(''))]; })()""")
-    import base64
-
     canvas = np.frombuffer(base64.b64decode(raw), np.uint8).reshape(h, w, 4)
     assert (np.abs(canvas[..., :3].astype(int) - BACKGROUND).max(-1) > 30).sum() > 60 * 8  # dots, not a blank canvas
     assert (canvas[..., :3].max(-1) < 100).sum() > 10 * 5  # the dark rings of the 10 selected samples

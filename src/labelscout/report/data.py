@@ -28,6 +28,7 @@ from .cache import ReportCache, digest
 from .geometry import (coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_of, nn_distance_within,
                        pick_kept_examples, sample_rows)
 from .inputs import RunInputs, read_run
+from .issues import ISSUE_BITS, duplicate_groups, issue_bits, top_outliers
 from .layout import MAP_INPUT_DIMS, MAP_NEIGHBOURS, embedding_map, map_input
 from .thumbs import ThumbnailStore, parse_frame_id, thumbnails
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 REPORT_CACHE = "report_cache"
 STATUS_REMOVED, STATUS_SELECTED, STATUS_LABELED = 0, 1, 2
 STATUS_NAMES = {STATUS_REMOVED: "not selected", STATUS_SELECTED: "selected", STATUS_LABELED: "already labeled"}
-ISSUE_BITS = {"exact_duplicate": 1, "near_duplicate": 2, "outlier": 4}
 GALLERY_PX = 96
 _CACHE_FORMAT = 2
 
@@ -256,95 +256,6 @@ def _balance_tables(inputs: RunInputs, selected: np.ndarray) -> list[Balance]:
     return out
 
 
-def _issue_rows(inputs: RunInputs) -> tuple[np.ndarray, dict[str, dict[str, int]] | None]:
-    n = len(inputs.embeddings)
-    bits = np.zeros(n, np.uint8)
-    if inputs.issues is None:
-        return bits, None
-    pos = {s: i for i, s in enumerate(inputs.embeddings.ids)}
-    for sid, issue, flag in zip(inputs.issues.ids, inputs.issues.issue, inputs.issues.flag):
-        if flag and issue in ISSUE_BITS and sid in pos:
-            bits[pos[sid]] |= ISSUE_BITS[issue]
-    return bits, inputs.issues.counts()
-
-
-_GROUP_KEYS = ("group", "group_id", "cluster")
-_REP_KEYS = ("representative", "keep", "kept", "rep")
-_NEIGHBOUR_KEYS = ("nearest", "nearest_id", "neighbour", "neighbor", "nn", "duplicate_of", "nearest_neighbour", "nearest_neighbor")
-_DIST_KEYS = ("distance", "dist", "nearest_distance", "nn_distance")
-
-
-def _first(ev: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    return next((ev[k] for k in keys if k in ev and ev[k] not in (None, "")), None)
-
-
-def _duplicate_groups(inputs: RunInputs, limit: int) -> list[tuple[str, list[tuple[int, float | None]]]]:
-    """Groups of flagged exact / near duplicates as (issue, [(pool row, distance)]).
-
-    A group is named by the evidence's group id where the detector gives one; otherwise
-    rows are joined with the neighbour their evidence names (union-find), so the page
-    works with either kind of evidence. Largest groups first."""
-    issues = inputs.issues
-    if issues is None:
-        return []
-    pos = {s: i for i, s in enumerate(inputs.embeddings.ids)}
-    out = []
-    for issue in ("exact_duplicate", "near_duplicate"):
-        parent: dict[int, int] = {}
-
-        def find(a: int) -> int:
-            while parent.setdefault(a, a) != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        named: dict[str, list[int]] = {}
-        dist: dict[int, float] = {}
-        for sid, kind, flag, ev in zip(issues.ids, issues.issue, issues.flag, issues.evidence):
-            if kind != issue or not flag or sid not in pos:
-                continue
-            row = pos[sid]
-            ev = ev if isinstance(ev, dict) else {}
-            d = _first(ev, _DIST_KEYS)
-            if isinstance(d, (int, float)):
-                dist[row] = float(d)
-            group = _first(ev, _GROUP_KEYS)
-            if group is not None:
-                named.setdefault(str(group), []).append(row)
-            for other_key in (_REP_KEYS, _NEIGHBOUR_KEYS):
-                other = _first(ev, other_key)
-                if isinstance(other, str) and other in pos:
-                    if group is not None:
-                        named[str(group)].append(pos[other])
-                    else:
-                        parent[find(row)] = find(pos[other])
-            if group is None:
-                find(row)
-        groups: dict[Any, list[int]] = {("named", k): v for k, v in named.items()}
-        for row in list(parent):
-            groups.setdefault(("uf", find(row)), []).append(row)
-        members = [sorted(set(v)) for v in groups.values() if len(set(v)) >= 2]
-        members.sort(key=lambda m: (-len(m), m[0]))
-        out += [(issue, [(r, dist.get(r)) for r in m]) for m in members[:limit]]
-    return out
-
-
-def _outliers(inputs: RunInputs, limit: int) -> list[tuple[int, float, bool, str]]:
-    issues = inputs.issues
-    if issues is None:
-        return []
-    pos = {s: i for i, s in enumerate(inputs.embeddings.ids)}
-    rows = [(pos[s], float(sc), bool(f), ev) for s, t, sc, f, ev in zip(issues.ids, issues.issue, issues.score, issues.flag, issues.evidence)
-            if t == "outlier" and s in pos]
-    rows.sort(key=lambda r: (not r[2], -np.nan_to_num(r[1], nan=-1.0), r[0]))
-    out = []
-    for row, score, flagged, ev in rows[:limit]:
-        d = _first(ev if isinstance(ev, dict) else {}, _DIST_KEYS)
-        detail = f"kNN distance {d:.3g}" if isinstance(d, (int, float)) else ""
-        out.append((row, score, flagged, detail))
-    return out
-
-
 def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str) -> dict[str, Any]:
     rec = inputs.record
     cfg = rec.get("config") or {}
@@ -551,8 +462,8 @@ def compute_report_data(
         chosen = pick_kept_examples(cell, n_kept_examples, seed) if selected.size else np.empty(0, np.int64)
         kept_rows = selected[chosen]
         nb_idx, nb_dist = neighbours_of_kept(Xm, kept_rows, removed, n_neighbours)
-        groups = _duplicate_groups(inputs, n_groups)
-        outliers = _outliers(inputs, n_outliers)
+        groups = duplicate_groups(inputs.issues, emb.ids, n_groups)
+        outliers = top_outliers(inputs.issues, emb.ids, n_outliers)
         gallery_rows = sorted({*kept_rows.tolist(), *nb_idx[nb_idx >= 0].tolist(), *(r for _, m in groups for r, _ in m),
                                *(o[0] for o in outliers)})
         atlas, gallery = None, {}
@@ -568,7 +479,7 @@ def compute_report_data(
                       labels[row] if labels is not None else None, float(ts) if isinstance(ts, (int, float)) else None,
                       gallery.get(int(row)))
 
-    bits, issue_counts = _issue_rows(inputs)
+    bits, issue_counts = issue_bits(inputs.issues, emb.ids)
     kept: list[KeptExample] = []
     for e, (j, row) in enumerate(zip(chosen, kept_rows)):
         neighbours = []
