@@ -21,7 +21,9 @@ from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
 from .embed.store import SIDECAR_FILE, EmbeddingSet
 from .errors import ConfigError, InputError
+from .report.build import write_report
 from .results import Issues, Selection
+from .runs.atomic import atomic_write_text
 from .runs.frames import FRAME_FORMATS, frame_files, write_selected_frames
 from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
 from .runs.record import RunRecord
@@ -30,7 +32,7 @@ from .sources.video import DEFAULT_FPS, VideoOptions
 from .sources.labels import resolve_labels
 from .strategies import get_strategy
 
-__all__ = ["select", "embed", "SelectResult", "read_id_file"]
+__all__ = ["select", "embed", "report", "SelectResult", "read_id_file"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,26 @@ def read_id_file(path: str | Path) -> list[str]:
             raise InputError(f"{path} has no id column (id, path or filename).")
         return [r[col].strip() for r in rows]
     return [ln for ln in lines if not ln.startswith("#")]
+
+
+def report(run_dir: str | Path, *, root: str | Path | None = None, out: str | Path | None = None,
+           progress: bool | None = None) -> Path:
+    """Write the HTML report of a finished run folder (``RUN_DIR/report.html`` unless
+    ``out`` names another file) and return its path. ``root``: where the sample files
+    are, when they moved since the run."""
+    return write_report(run_dir, out, root=root, progress=progress)
+
+
+def _report_of_run(out: Path, record: RunRecord, progress: bool | None) -> None:
+    """The report as the last step of ``select``: it reads the finished run.json, so that
+    is written first. A failing report is logged and recorded; the selection stands."""
+    record.write(out)
+    try:
+        with record.timer("report"):
+            report(out, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - the selection is done; the failure is data in run.json
+        log.warning("The report could not be written (%s: %s); run `labelscout report %s` to retry.", type(exc).__name__, exc, out)
+        record.extra["report_error"] = f"{type(exc).__name__}: {exc}"
 
 
 def _command_line() -> str:
@@ -139,6 +161,8 @@ def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: d
                precheck: Callable[[int], Any] | None = None) -> tuple[EmbeddingSet, list[dict], Path | None]:
     """Embeddings for the pool: computed from a folder/file, or given (EmbeddingSet / saved folder)."""
     if isinstance(source, EmbeddingSet):
+        if out is not None:  # the run folder must hold the vectors it was computed on
+            source.save(out / "embeddings")
         return source, [], None
     path = Path(source)
     if path.is_dir() and (path / SIDECAR_FILE).is_file():
@@ -180,6 +204,7 @@ def select(
     sequence_length: int = 1,
     keyframes_only: bool = False,
     frame_format: str | None = "jpg",
+    report: bool = True,
 ) -> SelectResult:
     """Pick ``n`` samples worth labeling from ``source``.
 
@@ -190,7 +215,8 @@ def select(
     ``place``: "copy" or "link" the selected files into ``out/selected/``.
     Videos: decoded in memory at ``fps`` (see :func:`embed`); the selected frames are written
     at full resolution to ``out/frames/`` as ``frame_format`` ("jpg", "png"; None: not written).
-    With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json).
+    With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json)
+    and, unless ``report=False``, the HTML report (report.html).
     """
     t0 = time.perf_counter()
     params = dict(strategy_params or {})
@@ -251,6 +277,8 @@ def select(
         if out is not None:
             with record.timer("write"):
                 write_selection(out, selection)
+                if exclude_ids:  # the report counts them as covered
+                    atomic_write_text(out / "excluded.txt", "".join(f"{i}\n" for i in exclude_ids))
                 if place and root is not None:
                     record.counts["placed_files"] = place_selected_files(out, root, selection.ids, place)
             if write_frames:
@@ -262,6 +290,8 @@ def select(
                 record.extra["frames"] = frames
         record.timings["total"] = round(time.perf_counter() - t0, 4)
         record.status = "finished"
+        if out is not None and report:
+            _report_of_run(out, record, progress)
         return SelectResult(selection, emb, record, out=out, skipped=skipped)
     except BaseException as exc:
         record.status = "failed"

@@ -38,6 +38,7 @@ def select_command(
     sequence_length: int = SequenceOpt,
     keyframes_only: bool = KeyframesOpt,
     frame_format: str = typer.Option("jpg", "--frame-format", help="Selected video frames are written to OUT/frames/ as jpg or png (lossless), or 'none'."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html explaining the selection."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
@@ -49,5 +50,8 @@ def select_command(
         weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
         fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
         frame_format=None if frame_format.lower() == "none" else frame_format.lower(),
+        report=report,
     )
     echo_result(result.summary())
+    if report and not result.record.extra.get("report_error"):
+        echo_result(f"Report -> {Path(out) / 'report.html'}")
