@@ -2,7 +2,7 @@
 
 Public API (re-exported names only):
 
-* :func:`select`, :func:`embed` - the main jobs, as the CLI runs them.
+* :func:`select`, :func:`embed`, :func:`report` - the main jobs, as the CLI runs them.
 * :class:`Embedder`, :class:`EmbeddingSet` - embedding models and stored vectors.
 * :class:`CoresetSelector`, :class:`RandomSelector` - selection strategies.
 * :class:`Selection`, :class:`Issues` - result tables.
@@ -16,7 +16,11 @@ from .errors import ConfigError, InputError, LabelscoutError, ModelWeightsMissin
 from .results import Issues, Selection  # noqa: E402
 from .strategies import CoresetSelector, RandomSelector  # noqa: E402
 
+# Last, on purpose: importing the subpackage labelscout.report (done above through api)
+# binds the name to the module; the public name is the function.
+from .api import report  # noqa: E402
+
 __all__ = [
-    "select", "embed", "SelectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
+    "select", "embed", "report", "SelectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
     "Selection", "Issues", "LabelscoutError", "ConfigError", "InputError", "ModelWeightsMissing", "__version__",
 ]

@@ -13,20 +13,26 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
 from .embed.store import SIDECAR_FILE, EmbeddingSet
-from .errors import InputError
+from .errors import ConfigError, InputError
+from .report.build import write_report
 from .results import Issues, Selection
+from .runs.atomic import atomic_write_text
+from .runs.frames import FRAME_FORMATS, frame_files, write_selected_frames
 from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
 from .runs.record import RunRecord
+from .sources.collection import Collection, collect
+from .sources.video import DEFAULT_FPS, VideoOptions
 from .sources.labels import resolve_labels
 from .strategies import get_strategy
 
-__all__ = ["select", "embed", "SelectResult", "read_id_file"]
+__all__ = ["select", "embed", "report", "SelectResult", "read_id_file"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,9 @@ class SelectResult:
         if self.skipped:
             reasons = self.record.skipped_summary()
             line += f"; skipped {len(self.skipped)} unreadable ({', '.join(f'{n} {r}' for r, n in reasons.items())})"
+            partial = sum(1 for s in self.skipped if s.get("kept_frames", "0") != "0")
+            if partial:
+                line += f", {partial} of them damaged videos whose good frames are used"
         if self.out is not None:
             line += f" -> {self.out / 'selection.txt'}"
         return line
@@ -71,12 +80,32 @@ def read_id_file(path: str | Path) -> list[str]:
     return [ln for ln in lines if not ln.startswith("#")]
 
 
+def report(run_dir: str | Path, *, root: str | Path | None = None, out: str | Path | None = None,
+           progress: bool | None = None) -> Path:
+    """Write the HTML report of a finished run folder (``RUN_DIR/report.html`` unless
+    ``out`` names another file) and return its path. ``root``: where the sample files
+    are, when they moved since the run."""
+    return write_report(run_dir, out, root=root, progress=progress)
+
+
+def _report_of_run(out: Path, record: RunRecord, progress: bool | None) -> None:
+    """The report as the last step of ``select``: it reads the finished run.json, so that
+    is written first. A failing report is logged and recorded; the selection stands."""
+    record.write(out)
+    try:
+        with record.timer("report"):
+            report(out, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - the selection is done; the failure is data in run.json
+        log.warning("The report could not be written (%s: %s); run `labelscout report %s` to retry.", type(exc).__name__, exc, out)
+        record.extra["report_error"] = f"{type(exc).__name__}: {exc}"
+
+
 def _command_line() -> str:
     return " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] else "labelscout (python api)"
 
 
 def embed(
-    source: str | Path,
+    source: str | Path | Collection,
     *,
     out: str | Path | None = None,
     model: str | None = None,
@@ -88,17 +117,26 @@ def embed(
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
     record: RunRecord | None = None,
+    fps: float | str | None = DEFAULT_FPS,
+    sequence_length: int = 1,
+    keyframes_only: bool = False,
 ) -> EmbedResult:
-    """Embed every image under ``source``; with ``out``, save to ``out/embeddings/`` and
-    write ``out/run.json``. Re-runs embed only new content."""
+    """Embed every image and video under ``source``; with ``out``, save to ``out/embeddings/``
+    and write ``out/run.json``. Re-runs embed only new content.
+
+    Videos are decoded in memory at ``fps`` frames per second of video ("all" for every
+    frame); ``sequence_length`` > 1 makes each sample a clip of that many sampled frames;
+    ``keyframes_only`` decodes keyframes only (fast, coarse)."""
+    video = VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)
     own_record = record is None
     record = record or RunRecord(command=_command_line())
     record.config.setdefault("embed", {
-        "source": str(source), "model": model or "builtin", "arch": arch, "weights": weights, "device": device,
+        "source": str(source.root if isinstance(source, Collection) else source), "model": model or "builtin", "arch": arch, "weights": weights, "device": device,
         "batch_size": batch_size, "workers": workers, "cache_dir": str(cache_dir) if cache_dir else None,
+        "video": {"fps": video.fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only},
     })
     embedder = Embedder(model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
-                        cache_dir=cache_dir, progress=progress)
+                        cache_dir=cache_dir, progress=progress, video=video)
     if out is not None:
         out = prepare_run_folder(out)
     with record.timer("embed"):
@@ -119,16 +157,22 @@ def embed(
     return result
 
 
-def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: dict) -> tuple[EmbeddingSet, list[dict], Path | None]:
+def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: dict,
+               precheck: Callable[[int], Any] | None = None) -> tuple[EmbeddingSet, list[dict], Path | None]:
     """Embeddings for the pool: computed from a folder/file, or given (EmbeddingSet / saved folder)."""
     if isinstance(source, EmbeddingSet):
+        if out is not None:  # the run folder must hold the vectors it was computed on
+            source.save(out / "embeddings")
         return source, [], None
     path = Path(source)
     if path.is_dir() and (path / SIDECAR_FILE).is_file():
         emb = EmbeddingSet.load(path)
         record.extra["embedding"] = {"loaded_from": str(path), "model_id": emb.model_id, "fingerprint": emb.fingerprint}
         return emb, [], None
-    result = embed(path, out=None, record=record, **embed_kwargs)
+    collection = collect(path)
+    if precheck is not None and not collection.videos:
+        precheck(len(collection.images))  # fail on an impossible budget before spending time embedding
+    result = embed(collection, out=None, record=record, **embed_kwargs)
     if out is not None:
         result.embeddings.save(out / "embeddings")
     root = result.collection.root if result.collection is not None else None
@@ -156,6 +200,11 @@ def select(
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
     strategy_params: dict[str, Any] | None = None,
+    fps: float | str | None = DEFAULT_FPS,
+    sequence_length: int = 1,
+    keyframes_only: bool = False,
+    frame_format: str | None = "jpg",
+    report: bool = True,
 ) -> SelectResult:
     """Pick ``n`` samples worth labeling from ``source``.
 
@@ -164,7 +213,10 @@ def select(
     labeled (a list, or a file of ids); they are never picked and count as covered.
     ``labels``: "auto" (class folders when present), "folders", "none" or a CSV path.
     ``place``: "copy" or "link" the selected files into ``out/selected/``.
-    With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json).
+    Videos: decoded in memory at ``fps`` (see :func:`embed`); the selected frames are written
+    at full resolution to ``out/frames/`` as ``frame_format`` ("jpg", "png"; None: not written).
+    With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json)
+    and, unless ``report=False``, the HTML report (report.html).
     """
     t0 = time.perf_counter()
     params = dict(strategy_params or {})
@@ -174,20 +226,26 @@ def select(
         params.setdefault("seed", seed)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
+    VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)  # fail early on bad values
+    if frame_format is not None and frame_format not in FRAME_FORMATS:
+        raise ConfigError(f"The 'frame_format' parameter must be one of {set(FRAME_FORMATS)} or None. Got {frame_format!r} instead.")
     record = RunRecord(command=_command_line(), seed=seed)
     record.config = {
         "source": str(source) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>", "n": n, "strategy": strategy,
         "strategy_params": {k: v for k, v in params.items()}, "metric": metric, "seed": seed,
         "exclude": str(exclude) if isinstance(exclude, (str, Path)) else (f"<{len(exclude)} ids>" if exclude else None),
         "labels": labels, "place": place, "out": str(out) if out else None,
+        "video": {"fps": fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only,
+                  "frame_format": frame_format},
     }
     if out is not None:
         out = prepare_run_folder(out)
         record.write(out)  # a run.json with status "running" marks an unfinished run
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
-                        cache_dir=cache_dir, progress=progress)
+                        cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
+                        keyframes_only=keyframes_only)
     try:
-        emb, skipped, root = _load_pool(source, record, out, embed_kwargs)
+        emb, skipped, root = _load_pool(source, record, out, embed_kwargs, precheck=lambda pool: resolve_n(n, pool))
         if len(emb) == 0:
             raise InputError(f"No usable samples in {source}: all {len(skipped)} files were skipped.",
                              hint="See the skipped list in run.json for each file's reason.")
@@ -213,13 +271,27 @@ def select(
         record.extra["labels_source"] = label_source
         record.extra["selection"] = {"strategy": strategy, "params": selection.params,
                                      "radius": getattr(selector, "radius_", None)}
+        write_frames = out is not None and root is not None and frame_format is not None and any(emb.sample_meta.get("video", []))
+        if write_frames:
+            selection.extra_columns["file"] = frame_files(emb.sample_meta, selection.indices, emb.sample_meta["video"], frame_format)
         if out is not None:
             with record.timer("write"):
                 write_selection(out, selection)
+                if exclude_ids:  # the report counts them as covered
+                    atomic_write_text(out / "excluded.txt", "".join(f"{i}\n" for i in exclude_ids))
                 if place and root is not None:
                     record.counts["placed_files"] = place_selected_files(out, root, selection.ids, place)
+            if write_frames:
+                with record.timer("write_frames"):
+                    frames = write_selected_frames(out, root, emb.sample_meta, selection.indices,
+                                                   selection.extra_columns["file"], fmt=frame_format,
+                                                   workers=workers or None, progress=progress)
+                record.counts["frames_written"] = frames["frames_written"] + frames["frames_existing"]
+                record.extra["frames"] = frames
         record.timings["total"] = round(time.perf_counter() - t0, 4)
         record.status = "finished"
+        if out is not None and report:
+            _report_of_run(out, record, progress)
         return SelectResult(selection, emb, record, out=out, skipped=skipped)
     except BaseException as exc:
         record.status = "failed"

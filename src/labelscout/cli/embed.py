@@ -8,12 +8,13 @@ import typer
 
 from .. import api
 from ._app import app
-from ._common import ArchOpt, BatchOpt, CacheOpt, DeviceOpt, ModelOpt, NoCacheOpt, WeightsOpt, WorkersOpt, cache_arg, echo_result
+from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
+                      WorkersOpt, cache_arg, echo_result)
 
 
 @app.command("embed")
 def embed_command(
-    source: Path = typer.Argument(..., help="Folder (searched recursively) or file of images."),
+    source: Path = typer.Argument(..., help="Folder (searched recursively) or file of images and/or videos."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write embeddings/ and run.json into."),
     model: Optional[str] = ModelOpt,
     arch: Optional[str] = ArchOpt,
@@ -23,11 +24,17 @@ def embed_command(
     workers: Optional[int] = WorkersOpt,
     cache_dir: Optional[Path] = CacheOpt,
     no_cache: bool = NoCacheOpt,
+    fps: str = FpsOpt,
+    sequence_length: int = SequenceOpt,
+    keyframes_only: bool = KeyframesOpt,
 ) -> None:
     """Compute the embeddings of a collection; a rerun embeds only new or changed files."""
     result = api.embed(source, out=out, model=model, arch=arch, weights=weights, device=device, batch_size=batch_size,
-                       workers=workers, cache_dir=cache_arg(cache_dir, no_cache))
+                       workers=workers, cache_dir=cache_arg(cache_dir, no_cache), fps=fps, sequence_length=sequence_length,
+                       keyframes_only=keyframes_only)
     s = result.stats
     line = (f"Embedded {s['samples']} samples ({s['embedded_new']} new, {s['from_cache']} from cache"
-            + (f", {s['skipped']} skipped" if s["skipped"] else "") + f") -> {Path(out) / 'embeddings'}")
+            + (f", {s['skipped']} skipped" if s["skipped"] else "")
+            + (f"; videos: {s['videos_decoded']} decoded, {s['videos_from_cache']} from cache" if s.get("videos_found") else "")
+            + f") -> {Path(out) / 'embeddings'}")
     echo_result(line)

@@ -9,12 +9,13 @@ import typer
 from .. import api
 from ..strategies import STRATEGIES
 from ._app import app
-from ._common import ArchOpt, BatchOpt, CacheOpt, DeviceOpt, ModelOpt, NoCacheOpt, WeightsOpt, WorkersOpt, cache_arg, echo_result
+from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
+                      WorkersOpt, cache_arg, echo_result)
 
 
 @app.command("select")
 def select_command(
-    source: Path = typer.Argument(..., help="Folder (searched recursively) or file of images, or a saved embeddings folder."),
+    source: Path = typer.Argument(..., help="Folder (searched recursively) or file of images and/or videos, or a saved embeddings folder."),
     n: str = typer.Option(..., "-n", "--n", help="How many to select: a count (1000), a fraction (0.1) or a percentage (10%)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (selection.txt, selection.csv, embeddings/, run.json)."),
     strategy: str = typer.Option("coreset", "--strategy", "-s", help=f"Selection strategy: {', '.join(sorted(STRATEGIES))}."),
@@ -33,6 +34,11 @@ def select_command(
     workers: Optional[int] = WorkersOpt,
     cache_dir: Optional[Path] = CacheOpt,
     no_cache: bool = NoCacheOpt,
+    fps: str = FpsOpt,
+    sequence_length: int = SequenceOpt,
+    keyframes_only: bool = KeyframesOpt,
+    frame_format: str = typer.Option("jpg", "--frame-format", help="Selected video frames are written to OUT/frames/ as jpg or png (lossless), or 'none'."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html explaining the selection."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
@@ -42,5 +48,10 @@ def select_command(
         source, n_value, out=out, strategy=strategy, metric=metric, seed=seed, exclude=exclude, labels=labels,
         label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
         weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
+        fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
+        frame_format=None if frame_format.lower() == "none" else frame_format.lower(),
+        report=report,
     )
     echo_result(result.summary())
+    if report and not result.record.extra.get("report_error"):
+        echo_result(f"Report -> {Path(out) / 'report.html'}")

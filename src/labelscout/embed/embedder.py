@@ -25,6 +25,7 @@ from ..errors import BadSampleError, ConfigError
 from ..models.registry import LoadedModel, load_model
 from ..sources.collection import Collection, collect
 from ..sources.images import DEFAULT_MAX_PIXELS, load_image
+from ..sources.video import VideoOptions
 from .cache import EmbeddingCache, default_cache_root, hash_files
 from .preprocess import Preprocess, normalize_batch
 from .store import EmbeddingSet
@@ -97,6 +98,9 @@ class Embedder:
         ``~/.cache/labelscout``; None disables caching (and resuming).
     flush_seconds : how often finished vectors are written to the cache (bounds the work
         lost to a crash).
+    video : how videos become samples (fps, clips of frames, keyframes only); see
+        :class:`labelscout.sources.video.VideoOptions`. For videos, ``workers`` is the
+        number of decoding threads (None: one per core; 0: decode in the calling thread).
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class Embedder:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         flush_seconds: float = 5.0,
         progress: bool | None = None,
+        video: VideoOptions | None = None,
     ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"The 'batch_size' parameter of Embedder must be an int >= 1. Got {batch_size!r} instead.")
@@ -127,6 +132,7 @@ class Embedder:
         self.max_pixels = max_pixels
         self.flush_seconds = flush_seconds
         self.progress = progress
+        self.video = video if video is not None else VideoOptions()
         self._loaded: LoadedModel | None = model if isinstance(model, LoadedModel) else None
         self._device: torch.device | None = None
 

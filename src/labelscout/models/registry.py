@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
 #: the default model (a folder under BUILTIN_DIR)
-DEFAULT_MODEL = "ls-cifar-resnet-simclr"
+DEFAULT_MODEL = "ls-cifar-resnet-simclr-128"
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +17,22 @@ __all__ = ["RunRecord", "package_versions", "RUN_FILE"]
 
 RUN_FILE = "run.json"
 
-_PACKAGES = ("numpy", "torch", "torchvision", "PIL", "av", "faiss", "sklearn", "umap", "numba", "scipy")
+#: distribution names recorded in run.json
+_PACKAGES = ("numpy", "torch", "torchvision", "pillow", "av", "faiss-cpu", "scikit-learn", "umap-learn", "numba", "scipy",
+             "safetensors", "timm")
 
 
 def package_versions() -> dict[str, str]:
+    """Versions of labelscout's dependencies, read from package metadata (no imports, so
+    recording them costs milliseconds rather than importing umap, faiss and numba)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {"labelscout": __version__, "python": platform.python_version()}
     for name in _PACKAGES:
-        mod = sys.modules.get(name)
-        if mod is None:
-            try:
-                mod = __import__(name)
-            except Exception:  # a missing optional package is simply not recorded
-                continue
-        out[name] = str(getattr(mod, "__version__", "unknown"))
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # optional package not installed: simply not recorded
+            continue
     return out
 
 

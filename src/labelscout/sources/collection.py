@@ -1,4 +1,4 @@
-"""A collection to embed: the image files (and, where supported, videos) under a root."""
+"""A collection to embed: the image files and video files under a root."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,11 +7,12 @@ from pathlib import Path
 from ..errors import InputError
 from .images import IMAGE_EXTENSIONS
 from .scan import ScanResult, scan_folder
+from .video import VIDEO_EXTENSIONS
 
 __all__ = ["Collection", "collect", "SOURCE_KINDS"]
 
 #: kind -> extensions recognised when scanning a folder
-SOURCE_KINDS: dict[str, frozenset[str]] = {"image": IMAGE_EXTENSIONS}
+SOURCE_KINDS: dict[str, frozenset[str]] = {"image": IMAGE_EXTENSIONS, "video": VIDEO_EXTENSIONS}
 
 
 @dataclass
