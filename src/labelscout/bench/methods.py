@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["MethodSpec", "parse_method", "parse_methods", "SPACES", "transform_space", "split_top_level"]
+__all__ = ["MethodSpec", "parse_method", "parse_methods", "parse_value", "SPACES", "transform_space", "split_top_level"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ _SPACE_KEYS = {"space_dim": "dim", "space_neighbors": "n_neighbors", "space_min_
 _SPEC_RE = re.compile(r"^(?P<strategy>[A-Za-z_][\w-]*)(?:@(?P<space>\w+))?(?:/(?P<embedding>[\w.-]+))?(?P<params>(?::[^:]+)*)$")
 
 
-def _value(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """A spec value as int, float, bool (true/false), None (none/null) or text."""
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -136,16 +137,16 @@ def parse_method(text: str) -> MethodSpec:
         key, value = item.split("=", 1)
         key = key.strip()
         if key == "min_budget":
-            mb = _value(value.strip())
+            mb = parse_value(value.strip())
             if isinstance(mb, bool) or not isinstance(mb, int) or mb < 1:
                 raise ConfigError(f"Method {text!r}: min_budget must be an int >= 1. Got {value!r} instead.")
             min_budget = mb
         elif key.startswith("space_"):
             if key not in _SPACE_KEYS:
                 raise ConfigError(f"Method {text!r}: unknown space parameter {key!r}; use one of {sorted(_SPACE_KEYS)}.")
-            space_params[_SPACE_KEYS[key]] = _value(value.strip())
+            space_params[_SPACE_KEYS[key]] = parse_value(value.strip())
         else:
-            params[key] = _value(value.strip())
+            params[key] = parse_value(value.strip())
     if strategy == "random" and (m.group("space") or m.group("embedding")):
         raise ConfigError(f"Method {text!r}: random selection uses no embedding or space; write just 'random'.")
     spec = MethodSpec(strategy, space, m.group("embedding"), params, space_params, text, min_budget)

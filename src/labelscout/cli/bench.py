@@ -34,14 +34,14 @@ def _named(items: list[str], option: str) -> dict[str, str]:
 
 
 def _overrides(items: list[str], option: str) -> dict:
-    from ..bench.methods import _value
+    from ..bench.methods import parse_value
 
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise typer.BadParameter(f"expected FIELD=VALUE; got {item!r}", param_hint=option)
-        out[key.strip()] = _value(value.strip())
+        out[key.strip()] = parse_value(value.strip())
     return out
 
 
