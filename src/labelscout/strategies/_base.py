@@ -58,6 +58,10 @@ class BaseSelector:
     _parameter_constraints: ClassVar[dict[str, list]] = {}
     #: whether the strategy needs ``labels`` in ``fit``
     requires_labels: ClassVar[bool] = False
+    #: whether ``fit`` with budget k returns exactly the first k picks of ``fit`` with any
+    #: larger budget (same other parameters); the benchmark harness then selects once at
+    #: its largest budget and takes prefixes
+    prefix_consistent: ClassVar[bool] = False
 
     selected_: np.ndarray
     scores_: np.ndarray

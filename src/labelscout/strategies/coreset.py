@@ -48,6 +48,7 @@ class CoresetSelector(BaseSelector):
     """
 
     name = "coreset"
+    prefix_consistent = True  # greedy picks do not depend on the budget
     _parameter_constraints = {
         "n": BUDGET_CONSTRAINT,
         "metric": [Options({"l2", "cosine"})],

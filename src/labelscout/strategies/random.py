@@ -18,6 +18,7 @@ class RandomSelector(BaseSelector):
     """
 
     name = "random"
+    prefix_consistent = True  # the same random keys order the pool for every budget
     _parameter_constraints = {"n": BUDGET_CONSTRAINT, "seed": [Interval(numbers.Integral, 0, None)]}
 
     def __init__(self, n: int | float | str = 1000, *, seed: int = 0):

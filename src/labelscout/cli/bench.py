@@ -1,0 +1,122 @@
+"""``labelscout bench``: measure selection and detection quality (parse, call, print)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ._app import app
+from ._common import CacheOpt, DeviceOpt, ModelOpt, NoCacheOpt, cache_arg, echo_result
+
+bench_app = typer.Typer(help="Benchmarks: selection vs random with a fixed probe, label errors, near duplicates.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated counts like 500,1000; got {text!r}", param_hint=option) from None
+
+
+def _named(items: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            name, value = "default", item
+        if not name or not value:
+            raise typer.BadParameter(f"expected NAME=SOURCE; got {item!r}", param_hint=option)
+        out[name] = value
+    return out
+
+
+def _overrides(items: list[str], option: str) -> dict:
+    from ..bench.methods import parse_value
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected FIELD=VALUE; got {item!r}", param_hint=option)
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+@bench_app.command("probe")
+def probe_command(
+    data: Path = typer.Option(..., "--data", help="Folder with train/<class>/ (the pool) and test/<class>/ images, e.g. CIFAR-10 JPEGs."),
+    budgets: str = typer.Option("500,1000,5000,10000", "--budgets", help="Comma-separated labeling budgets."),
+    methods: str = typer.Option("random,coreset@raw,coreset@norm,coreset@umap", "--methods",
+                                help="Comma-separated method specs STRATEGY@SPACE/EMBEDDING:KEY=VALUE (all parts after the strategy optional), e.g. coreset@umap/ssl:space_dim=32; spaces raw, norm, pca, umap."),
+    repeats: int = typer.Option(5, "--repeats", min=1, help="Repeats (seeds) per method and budget."),
+    out: Path = typer.Option(..., "--out", "-o", help="Benchmark folder; a rerun resumes it, skipping finished cells."),
+    embedding: List[str] = typer.Option([], "--embedding", "-e",
+                                        help="NAME=SOURCE: saved embeddings folder or a model (built-in name, `labelscout train` folder...). Repeatable; methods without /NAME use 'default'."),
+    recipe: str = typer.Option("gpu", "--recipe", help="Probe recipe: gpu (the protocol), cpu (reduced), smoke."),
+    recipe_set: List[str] = typer.Option([], "--recipe-set", help="Override one recipe field, FIELD=VALUE (e.g. epochs=30). Repeatable."),
+    test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score on a fixed stratified subset of this many test images."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Base seed; repeat r uses seed+r for selection and probe."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (1 is fastest on a CPU shared with other jobs)."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
+    device: str = DeviceOpt,
+    cache_dir: Optional[Path] = CacheOpt,
+    no_cache: bool = NoCacheOpt,
+) -> None:
+    """Selection vs random: train a fixed probe on each method's subset and compare test accuracy."""
+    from ..bench.harness import run_probe_benchmark
+
+    embeddings = _named(embedding, "--embedding") or {"default": "builtin"}
+    result = run_probe_benchmark(
+        data, budgets=_ints(budgets, "--budgets"), methods=methods, out=out, repeats=repeats, embeddings=embeddings,
+        recipe=recipe, recipe_overrides=_overrides(recipe_set, "--recipe-set"), device=device, seed=seed, confidence=confidence,
+        test_limit=test_limit, threads=threads, cache_dir=cache_arg(cache_dir, no_cache),
+    )
+    echo_result(f"{len(result.cells)} cells ({result.computed} computed now) -> {result.files.get('summary_md', out)}")
+
+
+@bench_app.command("label-errors")
+def label_errors_command(
+    embeddings: Path = typer.Argument(..., help="Saved embeddings folder of the labeled images (labelscout embed --out DIR/embeddings)."),
+    labels: Path = typer.Option(..., "--labels", help="CSV with a path column and label columns (e.g. CIFAR-10N cifar10n_train_labels.csv)."),
+    given: str = typer.Option("worse,aggre", "--given", help="Comma-separated noisy label columns to use as the given labels."),
+    truth: str = typer.Option("clean", "--truth", help="Column with the true labels."),
+    methods: str = typer.Option("knn,logistic,ensemble,cleanlab", "--methods", help="Comma-separated: knn, logistic, ensemble, cleanlab (the peer)."),
+    k: int = typer.Option(20, "--k", min=1, help="Neighbours of the kNN posterior."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for label_errors.csv / .md / precision_at_k.png."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Cross-validation fold seed."),
+) -> None:
+    """Label errors: precision@k, flag precision / recall and AUROC against known true labels."""
+    from ..bench.label_errors import run_label_error_benchmark
+
+    rows = run_label_error_benchmark(embeddings, labels, out=out, given=[g for g in given.split(",") if g],
+                                     truth=truth, methods=[m for m in methods.split(",") if m], k=k, seed=seed)
+    best = max(rows, key=lambda r: r["auroc"]) if rows else None
+    echo_result(f"{len(rows)} rows" + (f"; best AUROC {best['auroc']:.3f} ({best['method']} on {best['given']})" if best else "")
+                + f" -> {out / 'label_errors.md'}")
+
+
+@bench_app.command("duplicates")
+def duplicates_command(
+    source: Path = typer.Argument(..., help="Folder of real images to copy and plant duplicates into (read only)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the planted pool, duplicates.json and run.json."),
+    detector: str = typer.Option("knn-threshold", "--detector", help="A registered near-duplicate detector, or knn-threshold (reference baseline)."),
+    param: List[str] = typer.Option([], "--param", help="Detector parameter KEY=VALUE (e.g. threshold=0.95). Repeatable."),
+    n_pool: int = typer.Option(5000, "--n-pool", min=1, help="Images copied from SOURCE."),
+    n_duplicates: int = typer.Option(400, "--n-duplicates", min=1, help="Altered copies planted (jpeg, resize, crop, flip in turn)."),
+    kinds: str = typer.Option("jpeg,resize,crop,flip", "--kinds", help="Comma-separated duplicate kinds to plant."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Chooses the pool and the planted originals."),
+    model: Optional[str] = ModelOpt,
+    device: str = DeviceOpt,
+    cache_dir: Optional[Path] = CacheOpt,
+    no_cache: bool = NoCacheOpt,
+) -> None:
+    """Near duplicates: plant altered copies of real images and score a detector's recall and extra pairs."""
+    from ..bench.duplicates import run_duplicate_benchmark
+
+    r = run_duplicate_benchmark(source, out, model=model, detector=detector, detector_params=_overrides(param, "--param"), n_pool=n_pool,
+                                n_duplicates=n_duplicates, kinds=[k for k in kinds.split(",") if k], seed=seed,
+                                device=device, cache_dir=cache_arg(cache_dir, no_cache))
+    echo_result(f"recall {r['recall']:.3f} of {r['planted']} planted pairs; {r['pairs_not_planted']} other pairs -> {out / 'duplicates.json'}")
