@@ -31,7 +31,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError, ModelWeightsMissing
 from .architectures import build_architecture
-from .model_dir import ModelSpec, is_model_dir, load_model_dir
+from .model_dir import is_model_dir, load_model_dir
 
 __all__ = ["LoadedModel", "load_model", "list_builtin_models", "DEFAULT_MODEL", "BUILTIN_DIR", "is_online"]
 
