@@ -28,21 +28,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..errors import ConfigError
+from ..space.transform import SPACES, transform_space  # one implementation of the spaces, shared with select
 
 __all__ = ["MethodSpec", "parse_method", "parse_methods", "parse_value", "SPACES", "transform_space", "split_top_level"]
 
 log = logging.getLogger(__name__)
 
-#: space name -> (re-embedding kind, metric): the geometry the strategy works in (as L2)
-SPACES: dict[str, tuple[str, str]] = {
-    "raw": ("raw", "l2"),
-    "norm": ("raw", "cosine"),
-    "pca": ("pca", "cosine"),
-    "umap": ("umap", "cosine"),
-}
 _SPACE_KEYS = {"space_dim": "dim", "space_neighbors": "n_neighbors", "space_min_dist": "min_dist"}
 _SPEC_RE = re.compile(r"^(?P<strategy>[A-Za-z_][\w-]*)(?:@(?P<space>\w+))?(?:/(?P<embedding>[\w.-]+))?(?P<params>(?::[^:]+)*)$")
 
@@ -169,33 +161,3 @@ def parse_methods(items: list[str] | str) -> list[MethodSpec]:
             raise ConfigError(f"Method {s.text!r} is listed twice.")
         seen.add(s.text)
     return specs
-
-
-def transform_space(vectors: np.ndarray, space: str, *, seed: int = 0, dim: int | None = None,
-                    n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
-    """The pool's vectors in ``space`` (see :data:`SPACES`), float32, where L2 is the geometry.
-
-    ``umap`` follows the thesis: unit-normalise, then UMAP (cosine neighbourhoods) to
-    ``dim`` dimensions (default: the input's, at most 64, since UMAP's cost grows with it).
-    ``pca`` keeps the top ``dim`` (default 64) principal components of the unit vectors.
-    """
-    kind, metric = SPACES[space]
-    X = np.asarray(vectors, dtype=np.float32)
-    if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        X = X / np.where(norms > 0, norms, 1.0)  # a zero vector stays at the origin
-    if kind == "raw":
-        if dim is not None:
-            raise ConfigError(f"space_dim applies to the pca and umap spaces, not {space!r}.")
-        return np.ascontiguousarray(X)
-    out_dim = int(dim) if dim is not None else min(X.shape[1], 64)
-    if kind == "pca":
-        from sklearn.decomposition import PCA
-
-        return PCA(n_components=min(out_dim, *X.shape), random_state=seed).fit_transform(X).astype(np.float32)
-    import umap
-
-    reducer = umap.UMAP(n_components=out_dim, n_neighbors=n_neighbors, min_dist=min_dist, metric="euclidean",
-                        random_state=seed, low_memory=True)
-    # on unit vectors euclidean neighbourhoods are cosine neighbourhoods; euclidean is faster in umap-learn
-    return np.ascontiguousarray(reducer.fit_transform(X), dtype=np.float32)

@@ -2,25 +2,42 @@
 outliers and geodesic distances.
 
 :func:`knn_graph` returns, for every row, its ``k`` nearest other rows and their
-distances (self excluded), as two (n_samples, k) arrays. Exact search (faiss flat, blocks
-of inner products) for small pools; HNSW for large ones. Distances are L2 in the given
-space (for cosine, pass unit-normalised vectors: L2 = sqrt(2 - 2 cos)).
+distances (self excluded), as two (n_samples, k) arrays. Distances are L2 in the given
+space (for cosine, pass unit-normalised vectors: L2 = sqrt(2 - 2 cos); see
+:mod:`labelscout.space.transform`). Methods (faiss):
+
+* ``exact`` - flat (brute-force) search, queries in blocks so scratch memory stays bounded;
+* ``hnsw``  - a navigable small-world graph (IndexHNSWFlat): no training, high recall;
+* ``ivf``   - an inverted file (IndexIVFFlat) with ``nlist`` ~ 4 sqrt(N) k-means cells,
+  searching the ``nprobe`` nearest cells per query;
+* ``auto``  - exact up to :data:`EXACT_LIMIT` rows, HNSW above.
+
+Approximate graphs can report their recall: :func:`measure_recall` checks a random
+sample of rows against exact search, and ``knn_graph(..., recall_sample=1000)`` stores
+the result on the graph.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, InputError
 
-__all__ = ["KnnGraph", "knn_graph", "EXACT_LIMIT"]
+__all__ = ["KnnGraph", "knn_graph", "measure_recall", "exact_neighbours", "EXACT_LIMIT", "METHODS"]
 
 log = logging.getLogger(__name__)
 
 #: pools up to this size use exact search under method="auto"
 EXACT_LIMIT = 200_000
+METHODS = ("auto", "exact", "hnsw", "ivf")
+#: query rows per block of exact search: faiss's flat search keeps a (block, N) distance
+#: tile in flight only per internal sub-block, but the result arrays of a block are ours
+_QUERY_BLOCK = 65_536
 
 
 @dataclass
@@ -28,10 +45,18 @@ class KnnGraph:
     indices: np.ndarray  # (n_samples, k) int64, -1 where fewer than k neighbours exist
     distances: np.ndarray  # (n_samples, k) float32, ascending per row; inf where index is -1
     method: str
+    params: dict[str, Any] = field(default_factory=dict)  # index parameters actually used
+    recall: float | None = None  # measured recall@k against exact search, when asked
+    seconds: float | None = None  # build + search wall time
 
     @property
     def k(self) -> int:
         return int(self.indices.shape[1])
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records about the graph."""
+        return {"method": self.method, "k": self.k, "params": self.params, "recall": self.recall,
+                "seconds": None if self.seconds is None else round(self.seconds, 4)}
 
 
 def _faiss():
@@ -40,56 +65,152 @@ def _faiss():
     return faiss
 
 
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"The '{name}' parameter of knn_graph must be an int in [{low}, inf). Got {value!r} instead.")
+
+
 def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, ef_search: int = 128,
-              ef_construction: int = 80, seed: int = 0) -> KnnGraph:
+              ef_construction: int = 80, nlist: int | None = None, nprobe: int = 16, seed: int = 0,
+              recall_sample: int | None = None) -> KnnGraph:
     """The ``k`` nearest neighbours of every row of X (self excluded).
 
-    ``method``: "exact", "hnsw" or "auto" (exact up to :data:`EXACT_LIMIT` rows).
+    ``method``: "exact", "hnsw", "ivf" or "auto" (exact up to :data:`EXACT_LIMIT` rows,
+    else hnsw). ``hnsw_m`` / ``ef_construction`` / ``ef_search`` tune HNSW; ``nlist``
+    (default ~4 sqrt(N)) / ``nprobe`` tune IVF. ``recall_sample``: measure recall@k of the
+    graph on that many random rows against exact search (:func:`measure_recall`) and
+    store it in ``graph.recall`` (exact graphs record 1.0 without measuring).
     """
+    _check_int("k", k, 1)
+    if method not in METHODS:
+        raise ConfigError(f"The 'method' parameter of knn_graph must be one of {{{', '.join(repr(m) for m in METHODS)}}}. "
+                          f"Got {method!r} instead.")
+    for name, value in (("hnsw_m", hnsw_m), ("ef_search", ef_search), ("ef_construction", ef_construction), ("nprobe", nprobe)):
+        _check_int(name, value, 1)
+    if nlist is not None:
+        _check_int("nlist", nlist, 1)
+    if recall_sample is not None:
+        _check_int("recall_sample", recall_sample, 1)
     X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise InputError(f"A kNN graph needs 2-D vectors (n_samples, n_features); got shape {X.shape}.")
     n = X.shape[0]
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"The 'k' parameter of knn_graph must be an int >= 1. Got {k!r} instead.")
-    if method not in ("auto", "exact", "hnsw"):
-        raise ConfigError(f"The 'method' parameter of knn_graph must be one of {{'auto', 'exact', 'hnsw'}}. Got {method!r} instead.")
     if n < 2:
         raise InputError(f"A kNN graph needs at least 2 samples; got shape {X.shape}.")
-    k_eff = min(k, n - 1)
+    if not np.isfinite(X).all():
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise InputError(f"A kNN graph needs finite vectors; rows {bad[:5].tolist()} hold NaN or inf ({bad.size} rows).")
+    k_eff = min(int(k), n - 1)
     if method == "auto":
         method = "exact" if n <= EXACT_LIMIT else "hnsw"
     faiss = _faiss()
     d = X.shape[1]
+    t0 = time.perf_counter()
+    params: dict[str, Any] = {}
     if method == "exact":
         index = faiss.IndexFlatL2(d)
-    else:
+    elif method == "hnsw":
         index = faiss.IndexHNSWFlat(d, hnsw_m)
         index.hnsw.efConstruction = ef_construction
         index.hnsw.efSearch = max(ef_search, k_eff + 1)
+        params = {"M": hnsw_m, "ef_construction": ef_construction, "ef_search": int(index.hnsw.efSearch)}
+    else:
+        index, params = _ivf_index(faiss, X, nlist, nprobe, seed)
     index.add(X)
     # ask for one extra: the point itself is normally its own nearest neighbour
-    D, I = index.search(X, k_eff + 1)
+    D = np.empty((n, k_eff + 1), np.float32)
+    I = np.empty((n, k_eff + 1), np.int64)
+    for s in range(0, n, _QUERY_BLOCK):
+        D[s:s + _QUERY_BLOCK], I[s:s + _QUERY_BLOCK] = index.search(X[s:s + _QUERY_BLOCK], k_eff + 1)
+    del index
     idx, dist = _drop_self(I, D, k_eff)
-    dist = np.sqrt(np.maximum(dist, 0.0), dtype=np.float32)
+    np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
     if k_eff < k:
         pad = k - k_eff
         idx = np.hstack([idx, np.full((n, pad), -1, np.int64)])
         dist = np.hstack([dist, np.full((n, pad), np.inf, np.float32)])
-    return KnnGraph(idx, dist, method)
+    graph = KnnGraph(idx, dist, method, params, seconds=time.perf_counter() - t0)
+    if recall_sample is not None:
+        graph.recall = 1.0 if method == "exact" else measure_recall(X, graph, sample=recall_sample, seed=seed)
+    return graph
 
 
-def _drop_self(I: np.ndarray, D: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _ivf_index(faiss, X: np.ndarray, nlist: int | None, nprobe: int, seed: int):
+    """An IVF-flat index trained on a sample of X. ~4 sqrt(N) cells balances the cost of
+    finding the cells (nlist distances per query) against scanning them (nprobe N / nlist)."""
+    n, d = X.shape
+    if nlist is None:
+        nlist = max(1, int(round(4 * math.sqrt(n))))
+    # k-means needs points to place its centroids; faiss wants >= 39 per cell
+    nlist = max(1, min(nlist, n // 39 if n >= 39 else 1))
+    quantizer = faiss.IndexFlatL2(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_L2)
+    # train on 64 points per cell at most: centroids settle long before all of a large pool is used
+    n_train = min(n, 64 * nlist)
+    rows = np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False)) if n_train < n else slice(None)
+    index.cp.seed = seed
+    index.cp.niter = 10
+    index.train(X[rows])
+    index.nprobe = min(nprobe, nlist)
+    return index, {"nlist": nlist, "nprobe": int(index.nprobe), "n_train": int(n_train)}
+
+
+def exact_neighbours(X: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest other rows of X for the query ``rows`` (self excluded):
+    (len(rows), k) indices and L2 distances, via a flat faiss index."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    rows = np.asarray(rows, dtype=np.int64)
+    faiss = _faiss()
+    index = faiss.IndexFlatL2(X.shape[1])
+    index.add(X)
+    k_eff = min(k, X.shape[0] - 1)
+    D, I = index.search(X[rows], k_eff + 1)
+    # _drop_self expects row i to be query i; map through rows
+    idx, dist = _drop_self(I, D, k_eff, self_ids=rows)
+    return idx, np.sqrt(np.maximum(dist, 0.0))
+
+
+def measure_recall(X: np.ndarray, graph: KnnGraph, sample: int = 1000, seed: int = 0) -> float:
+    """recall@k of ``graph`` on ``sample`` random rows of X, against exact search.
+
+    A returned neighbour counts as correct when it is no farther than the exact k-th
+    neighbour (within float32 rounding), so ties at the k-th distance (duplicates) are not
+    counted as misses. Returns the mean fraction over the sampled rows."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    n = X.shape[0]
+    _check_int("sample", sample, 1)
+    k = graph.k
+    k_eff = min(k, n - 1)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, min(sample, n), replace=False))
+    _, true_d = exact_neighbours(X, rows, k_eff)
+    kth = true_d[:, k_eff - 1:k_eff]  # (m, 1)
+    got_i = graph.indices[rows, :k_eff]
+    valid = got_i >= 0
+    # recompute the returned neighbours' distances exactly, so the check does not trust the index
+    diff = X[np.where(valid, got_i, 0)] - X[rows][:, None, :]
+    got_d = np.sqrt((diff.astype(np.float64) ** 2).sum(-1))
+    tol = 1e-4 * np.maximum(kth, 1e-3)
+    ok = valid & (got_d <= kth + tol) & (got_i != rows[:, None])
+    # a neighbour listed twice would count twice: count unique ids only
+    hits = np.array([np.unique(r[m]).size for r, m in zip(got_i, ok)])
+    return float(hits.mean() / k_eff)
+
+
+def _drop_self(I: np.ndarray, D: np.ndarray, k: int, self_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Remove each row's own index from its result list (it may not be first when
-    duplicates tie at distance 0), keeping ``k`` neighbours."""
+    duplicates tie at distance 0), keeping ``k`` neighbours. ``self_ids[i]`` is row i's own
+    index (default: i)."""
     n = I.shape[0]
-    rows = np.arange(n)[:, None]
-    is_self = I == rows
+    own = np.arange(n) if self_ids is None else np.asarray(self_ids)
+    is_self = I == own[:, None]
     # rows where self was not returned at all: drop the last (farthest) entry instead
     missing = ~is_self.any(axis=1)
     is_self[missing, -1] = True
-    # stable order of the remaining k entries
+    # an approximate index can return -1 (no result) for some slots: those sort last too
     keep = ~is_self
-    # guard: if self appears twice (cannot for faiss) keep first k
     order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
     idx = np.take_along_axis(I, order, axis=1).astype(np.int64)
     dist = np.take_along_axis(D, order, axis=1).astype(np.float32)
+    dist[idx < 0] = np.inf
     return idx, dist
