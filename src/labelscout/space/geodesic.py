@@ -107,7 +107,9 @@ def geodesic_distances(X_or_graph: np.ndarray | KnnGraph, sources, *, k: int = 1
         dist = dijkstra(A, directed=False, indices=src)
         nearest = None
         unreachable = np.isinf(dist).sum(axis=1)
-    result = GeodesicResult(np.asarray(dist, dtype=np.float64), src, nearest, int(n_comp), comp, unreachable)
+    dist = np.asarray(dist, dtype=np.float64)
+    dist[dist < _ZERO_EDGE * n] = 0.0  # paths made only of duplicate edges are length 0, as they should be
+    result = GeodesicResult(dist, src, nearest, int(n_comp), comp, unreachable)
     if n_comp > 1:
         log.warning("geodesic distances: %s", result.summary())
     return result
