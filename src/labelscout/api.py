@@ -30,6 +30,9 @@ from .runs.record import RunRecord
 from .sources.collection import Collection, collect
 from .sources.video import DEFAULT_FPS, VideoOptions
 from .sources.labels import resolve_labels
+from .sources.precomputed import load_precomputed
+from .space.cache import space_in_run, vectors_fingerprint
+from .space.transform import Space, resolve_space
 from .strategies import get_strategy
 
 __all__ = ["select", "embed", "report", "SelectResult", "read_id_file"]
@@ -158,8 +161,17 @@ def embed(
 
 
 def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: dict,
-               precheck: Callable[[int], Any] | None = None) -> tuple[EmbeddingSet, list[dict], Path | None]:
-    """Embeddings for the pool: computed from a folder/file, or given (EmbeddingSet / saved folder)."""
+               precheck: Callable[[int], Any] | None = None, embeddings: str | Path | None = None,
+               ids: str | Path | None = None) -> tuple[EmbeddingSet, list[dict], Path | None]:
+    """Embeddings for the pool: computed from a folder/file, or given (EmbeddingSet / saved
+    folder / precomputed ``embeddings`` file with its ``ids``)."""
+    if embeddings is not None:
+        emb = load_precomputed(embeddings, ids)
+        record.extra["embedding"] = {"precomputed": str(embeddings), "ids": str(ids) if ids is not None else None,
+                                     "model_id": emb.model_id, "fingerprint": emb.fingerprint, "dim": emb.dim}
+        if out is not None:  # the run folder holds the vectors it was computed on (the report reads them)
+            emb.save(out / "embeddings")
+        return emb, [], None
     if isinstance(source, EmbeddingSet):
         if out is not None:  # the run folder must hold the vectors it was computed on
             source.save(out / "embeddings")
@@ -179,13 +191,32 @@ def _load_pool(source: Any, record: RunRecord, out: Path | None, embed_kwargs: d
     return result.embeddings, result.skipped, root
 
 
+def _space_of_pool(emb: EmbeddingSet, space: Space, out: Path | None, record: RunRecord) -> np.ndarray:
+    """The pool in ``space`` (float32, L2 realises the geometry), recorded in run.json.
+    raw and norm cost one pass over the vectors and are not cached; a fitted pca / umap
+    space is cached in ``out/space/`` keyed by the embeddings' content."""
+    if space.kind == "raw":
+        t = time.perf_counter()
+        vectors, info = space_in_run(None, np.asarray(emb.vectors), space, "")
+        info.update(file=None, cached=False, fingerprint=None, seconds=round(time.perf_counter() - t, 4))
+    else:
+        vectors, info = space_in_run(out, np.asarray(emb.vectors), space, vectors_fingerprint(emb.vectors, emb.ids))
+    # the report's space line reads "transform"
+    record.extra["space"] = {**info, "transform": None if space.kind == "raw" else info.get("name")}
+    return vectors
+
+
 def select(
-    source: str | Path | EmbeddingSet,
+    source: str | Path | EmbeddingSet | None = None,
     n: int | float | str = 1000,
     *,
     out: str | Path | None = None,
     strategy: str = "coreset",
     metric: str = "cosine",
+    space: str | None = None,
+    space_dim: int | None = None,
+    embeddings: str | Path | None = None,
+    ids: str | Path | None = None,
     seed: int = 0,
     exclude: str | Path | Sequence[str] | None = None,
     labels: str | None = "auto",
@@ -217,8 +248,24 @@ def select(
     at full resolution to ``out/frames/`` as ``frame_format`` ("jpg", "png"; None: not written).
     With ``out``, writes the run folder (selection.txt, selection.csv, embeddings/, run.json)
     and, unless ``report=False``, the HTML report (report.html).
+
+    ``space``: the geometry the selection works in: "raw" (L2), "norm" (cosine), "pca" or
+    "umap" (unit vectors re-embedded to ``space_dim`` dims); see
+    :mod:`labelscout.space.transform`. Precedence: ``space`` wins when given; otherwise
+    ``metric`` picks it (cosine -> norm, l2 -> raw). Fitted pca/umap spaces are cached in
+    ``out/space/``. ``embeddings`` (+ ``ids``): precomputed vectors (.npy + ids file, or a
+    CSV / parquet table; see :func:`labelscout.sources.precomputed.load_precomputed`)
+    instead of ``source``; give exactly one of the two.
     """
     t0 = time.perf_counter()
+    if (source is None) == (embeddings is None):
+        raise ConfigError("Give exactly one of 'source' (images, videos or saved embeddings) and 'embeddings' "
+                          f"(a precomputed .npy / CSV / parquet file). Got source={source!r}, embeddings={embeddings!r}.")
+    if ids is not None and embeddings is None:
+        raise ConfigError(f"The 'ids' parameter names the rows of precomputed 'embeddings'; none were given. Got ids={ids!r}.")
+    space_spec = Space(resolve_space(space, metric).name, dim=space_dim, seed=seed).validate()
+    # strategies work on the space's vectors, where L2 *is* the chosen geometry
+    metric = "l2"
     params = dict(strategy_params or {})
     if strategy in ("coreset",):
         params.setdefault("metric", metric)
@@ -231,8 +278,9 @@ def select(
         raise ConfigError(f"The 'frame_format' parameter must be one of {set(FRAME_FORMATS)} or None. Got {frame_format!r} instead.")
     record = RunRecord(command=_command_line(), seed=seed)
     record.config = {
-        "source": str(source) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>", "n": n, "strategy": strategy,
-        "strategy_params": {k: v for k, v in params.items()}, "metric": metric, "seed": seed,
+        "source": str(source if source is not None else embeddings) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>",
+        "n": n, "strategy": strategy,
+        "strategy_params": {k: v for k, v in params.items()}, "metric": space_spec.metric, "space": space_spec.params(), "seed": seed,
         "exclude": str(exclude) if isinstance(exclude, (str, Path)) else (f"<{len(exclude)} ids>" if exclude else None),
         "labels": labels, "place": place, "out": str(out) if out else None,
         "video": {"fps": fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only,
@@ -245,7 +293,8 @@ def select(
                         cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
                         keyframes_only=keyframes_only)
     try:
-        emb, skipped, root = _load_pool(source, record, out, embed_kwargs, precheck=lambda pool: resolve_n(n, pool))
+        emb, skipped, root = _load_pool(source, record, out, embed_kwargs, precheck=lambda pool: resolve_n(n, pool),
+                                        embeddings=embeddings, ids=ids)
         if len(emb) == 0:
             raise InputError(f"No usable samples in {source}: all {len(skipped)} files were skipped.",
                              hint="See the skipped list in run.json for each file's reason.")
@@ -256,8 +305,9 @@ def select(
             log.warning("%d excluded id(s) are not in the pool and are ignored, e.g. %s", len(unknown), unknown[:3])
         exclude_ids = [i for i in exclude_ids if i in pool_ids]
         label_values, label_source = resolve_labels(labels, emb.ids, label_column)
+        with record.timer("space"):
+            vectors = _space_of_pool(emb, space_spec, out, record)
         with record.timer("select"):
-            vectors = np.asarray(emb.vectors, dtype=np.float32)
             selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values)
             selection = selector.to_selection(emb.ids)
         if label_values is not None:

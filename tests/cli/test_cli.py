@@ -69,7 +69,7 @@ def test_select_and_embed_real_runs(cifar_sample, small_model_dir, tmp_path, cap
 
 @pytest.mark.parametrize("args,needle", [
     (["-n", "1000"], "at most 60"),
-    (["-n", "10", "--strategy", "coreset", "--metric", "cosin"], "'metric' parameter of CoresetSelector must be one of"),
+    (["-n", "10", "--strategy", "coreset", "--metric", "cosin"], "'metric' parameter must be one of {'cosine', 'l2'}. Got 'cosin'"),
     (["-n", "10", "--strategy", "nope"], "'strategy' parameter must be one of"),
     (["-n", "10", "--exclude", "/no/such/file.txt"], "does not exist"),
 ])

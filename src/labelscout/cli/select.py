@@ -15,11 +15,15 @@ from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesO
 
 @app.command("select")
 def select_command(
-    source: Path = typer.Argument(..., help="Folder (searched recursively) or file of images and/or videos, or a saved embeddings folder."),
+    source: Optional[Path] = typer.Argument(None, help="Folder (searched recursively) or file of images and/or videos, or a saved embeddings folder. Omit with --embeddings."),
     n: str = typer.Option(..., "-n", "--n", help="How many to select: a count (1000), a fraction (0.1) or a percentage (10%)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (selection.txt, selection.csv, embeddings/, run.json)."),
     strategy: str = typer.Option("coreset", "--strategy", "-s", help=f"Selection strategy: {', '.join(sorted(STRATEGIES))}."),
-    metric: str = typer.Option("cosine", "--metric", help="Distance: cosine or l2."),
+    metric: str = typer.Option("cosine", "--metric", help="Distance: cosine or l2 (the same as --space norm / raw; --space wins when given)."),
+    space: Optional[str] = typer.Option(None, "--space", help="Space the selection works in: raw (L2), norm (cosine), pca or umap (unit vectors re-embedded, cached in OUT/space/). Default: from --metric."),
+    space_dim: Optional[int] = typer.Option(None, "--space-dim", help="Dimensions of the pca / umap space (default: the embedding's, at most 64)."),
+    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Precomputed embeddings instead of SOURCE: an .npy array (with --ids) or a CSV / parquet table with an id column (Lightly's embeddings.csv works)."),
+    ids: Optional[Path] = typer.Option(None, "--ids", help="Ids of the --embeddings .npy rows, one per line (default: ids.txt next to it)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed (first coreset centre, random picks)."),
     exclude: Optional[Path] = typer.Option(None, "--exclude", help="File of already-labeled ids (one per line, or a CSV with an id column); never picked, counted as covered."),
     labels: str = typer.Option("auto", "--labels", help="auto (class folders when present), folders, none, or a CSV file with id,label columns."),
@@ -43,9 +47,14 @@ def select_command(
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
         raise typer.BadParameter("use either --copy or --link, not both", param_hint="--copy/--link")
+    if (source is None) == (embeddings is None):
+        raise typer.BadParameter("give either SOURCE or --embeddings FILE, not both and not neither", param_hint="SOURCE/--embeddings")
+    if ids is not None and embeddings is None:
+        raise typer.BadParameter("--ids names the rows of --embeddings; give --embeddings too", param_hint="--ids")
     n_value: int | float | str = n
     result = api.select(
-        source, n_value, out=out, strategy=strategy, metric=metric, seed=seed, exclude=exclude, labels=labels,
+        source, n_value, out=out, strategy=strategy, metric=metric, space=space, space_dim=space_dim, embeddings=embeddings,
+        ids=ids, seed=seed, exclude=exclude, labels=labels,
         label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
         weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
         fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,

@@ -434,7 +434,9 @@ def compute_report_data(
     store = ReportCache(cache_dir)
 
     # (n, d) vectors in the selection's metric; L2 distances here are the strategy's distances
-    Xm = prepare_metric(np.asarray(emb.vectors), inputs.metric)
+    # (a pca / umap selection ran on its fitted space: those vectors, with L2)
+    space_metric = "l2" if inputs.space_vectors is not None else inputs.metric
+    Xm = inputs.space_vectors if inputs.space_vectors is not None else prepare_metric(np.asarray(emb.vectors), inputs.metric)
     selected = sel.indices
     labeled = np.setdiff1d(inputs.excluded, selected)
     centres = np.concatenate([selected, labeled])
@@ -445,7 +447,7 @@ def compute_report_data(
     rank = np.full(n, -1, np.int32)
     rank[selected] = np.arange(selected.size, dtype=np.int32)
 
-    vectors_key = digest(inputs.metric, Xm)  # what every cached entry depends on
+    vectors_key = digest(space_metric, Xm)  # what every cached entry depends on
     with clock("map"):
         xy, map_method, map_why = _geometry(store, vectors_key, Xm, seed)
 
@@ -455,7 +457,7 @@ def compute_report_data(
         nearest_centre = np.full(n, -1, np.int64)
         nearest_centre[centre_pos >= 0] = centres[centre_pos[centre_pos >= 0]]
         cell = np.bincount(centre_pos[centre_pos >= 0], minlength=centres.size)[: selected.size]
-        histograms = _histograms(dist, n, labeled.size, metric=inputs.metric, bins=bins)
+        histograms = _histograms(dist, n, labeled.size, metric=space_metric, bins=bins)
 
     # -- thumbnails ------------------------------------------------------------------------
     with clock("thumbnails"):

@@ -42,6 +42,12 @@ class RunInputs:
     labels_source: str
     data_root: Path | None  # where the sample files are, when found
     notes: list[str] = field(default_factory=list)  # what was missing or odd, shown on the page
+    space_vectors: np.ndarray | None = None  # (n_samples, dim) the pca / umap space the selection ran in
+
+    @property
+    def space(self) -> str | None:
+        """The re-embedding the selection ran in (pca, umap), when it did."""
+        return (self.record.get("space") or {}).get("transform") or None
 
     @property
     def metric(self) -> str:
@@ -175,4 +181,21 @@ def read_run(run_dir: str | Path, root: str | Path | None = None) -> RunInputs:
     if data_root is None:
         notes.append("The sample files were not found, so the page has no thumbnails. "
                      "Give their folder with `labelscout report RUN_DIR --root DATA_DIR`.")
-    return RunInputs(run_dir, record, emb, selection, excluded, issues, labels, labels_source, data_root, notes)
+    space_vectors = _read_space(run_dir, record, len(emb), notes)
+    return RunInputs(run_dir, record, emb, selection, excluded, issues, labels, labels_source, data_root, notes, space_vectors)
+
+
+def _read_space(run_dir: Path, record: dict[str, Any], n: int, notes: list[str]) -> np.ndarray | None:
+    """The fitted space (``OUT/space/*.npy``) of a pca / umap selection, so the page's
+    distances are the strategy's; None for raw / norm (the metric says it all)."""
+    space = record.get("space") or {}
+    if not isinstance(space, dict) or not space.get("transform"):
+        return None
+    path = run_dir / str(space.get("file") or "")
+    if space.get("file") and path.is_file():
+        Z = np.load(path, allow_pickle=False)
+        if Z.ndim == 2 and Z.shape[0] == n:
+            return Z
+    notes.append(f"The {space.get('transform')} space of the selection is not in the run folder; "
+                 "distances are shown between the embeddings instead.")
+    return None
