@@ -86,8 +86,9 @@ def test_missing_folder_error(tmp_path, capsys):
 
 
 def test_usage_error_exit_code(capsys):
+    # SOURCE is optional (--embeddings replaces it), so the first thing missing is -n
     code, _, err = run_cli(["select"], capsys)
-    assert code == 2 and "Missing argument" in err
+    assert code == 2 and "Missing option" in err
 
 
 def test_console_script_entry_point(tmp_path):
