@@ -7,7 +7,8 @@
    not (b may be among a's neighbours without a being among b's).
 3. Groups are the connected components of size >= 2 (``scipy.sparse.csgraph``).
 4. Each group keeps one representative: the member closest to the group's centroid (the
-   most central one; ties go to the first id in sorted order). The others are flagged.
+   most central one; ties, up to rounding, go to the first id in sorted order, so the
+   two members of a pair are decided by their ids). The others are flagged.
 
 Distances: ``metric="cosine"`` (default) measures ``1 - cos`` on the vectors as given;
 ``"l2"`` the Euclidean distance. The default threshold, 0.05 in cosine distance (cosine
@@ -143,6 +144,10 @@ class NearDuplicateDetector(BaseDetector):
             np.add.at(centroids, gnum, Zm)
             centroids /= counts[:, None]
             dc = np.linalg.norm(Zm - centroids[gnum], axis=1)
+            # distances equal up to rounding (both members of a pair are equally central)
+            # count as ties, so the first id in sorted order wins rather than float noise
+            tol = 1e-6 * max(1.0, float(np.abs(centroids).max()))
+            dc = np.round(dc / tol)
             id_rank = np.empty(mrows.size, dtype=np.int64)
             id_rank[np.argsort(np.array([ids[i] for i in mrows], dtype=object), kind="stable")] = np.arange(mrows.size)
             best = np.lexsort((id_rank, dc, gnum))
