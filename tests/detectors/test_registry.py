@@ -40,6 +40,9 @@ def test_contract(name, rng):
     iss = det.issues_
     assert isinstance(iss, Issues) and set(iss.issue) <= {cls.issue} and len(iss) > 0
     assert set(iss.ids) <= set(ids) and np.all((iss.score >= 0) & (iss.score <= 1))
+    if cls.finds_groups:  # groups partition their members, representative first and not flagged
+        flagged = set(iss.flagged_ids())
+        assert all(ids[g[0]] not in flagged and all(ids[r] in flagged for r in g[1:]) for g in det.groups_)
     back = Issues.from_csv(iss.to_csv())  # evidence survives issues.csv
     assert iss.to_csv().splitlines()[0] == ",".join(ISSUE_COLUMNS)
     assert back.ids == iss.ids and back.evidence == [dict(e) for e in iss.evidence] and (back.flag == iss.flag).all()

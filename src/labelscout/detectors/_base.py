@@ -46,6 +46,8 @@ class BaseDetector:
     requires_labels: ClassVar[bool] = False
     #: whether ``fit`` needs ``hashes`` (content hash per sample)
     requires_hashes: ClassVar[bool] = False
+    #: whether ``fit`` sets ``groups_`` (list of row arrays, representative first)
+    finds_groups: ClassVar[bool] = False
 
     issues_: Issues
 

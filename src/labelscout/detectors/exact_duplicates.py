@@ -47,6 +47,7 @@ class ExactDuplicateDetector(BaseDetector):
     issue: ClassVar[str] = "exact_duplicate"
     description: ClassVar[str] = "Files with identical bytes; one representative per group is kept."
     requires_hashes: ClassVar[bool] = True
+    finds_groups: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list]] = {}
 
     def __init__(self) -> None:

@@ -75,6 +75,7 @@ class NearDuplicateDetector(BaseDetector):
     name: ClassVar[str] = "near-duplicates"
     issue: ClassVar[str] = "near_duplicate"
     description: ClassVar[str] = "Groups of samples within a distance threshold (kNN graph, connected components); one representative per group is kept."
+    finds_groups: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "threshold": [Interval(numbers.Real, 0, None, closed="neither")],
         "k": [Interval(numbers.Integral, 1, None)],
