@@ -2,14 +2,14 @@
 
 Public API (re-exported names only):
 
-* :func:`select`, :func:`embed`, :func:`report` - the main jobs, as the CLI runs them.
+* :func:`select`, :func:`embed`, :func:`inspect`, :func:`report` - the main jobs, as the CLI runs them.
 * :class:`Embedder`, :class:`EmbeddingSet` - embedding models and stored vectors.
 * :class:`CoresetSelector`, :class:`RandomSelector` - selection strategies.
 * :class:`Selection`, :class:`Issues` - result tables.
 """
 __version__ = "0.1.0"
 
-from .api import SelectResult, embed, select  # noqa: E402
+from .api import InspectResult, SelectResult, embed, inspect, select  # noqa: E402
 from .embed.embedder import Embedder  # noqa: E402
 from .embed.store import EmbeddingSet  # noqa: E402
 from .errors import ConfigError, InputError, LabelscoutError, ModelWeightsMissing  # noqa: E402
@@ -21,6 +21,6 @@ from .strategies import CoresetSelector, RandomSelector  # noqa: E402
 from .api import report  # noqa: E402
 
 __all__ = [
-    "select", "embed", "report", "SelectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
+    "select", "embed", "inspect", "report", "SelectResult", "InspectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
     "Selection", "Issues", "LabelscoutError", "ConfigError", "InputError", "ModelWeightsMissing", "__version__",
 ]

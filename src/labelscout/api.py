@@ -19,6 +19,7 @@ import numpy as np
 
 from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
+from .detectors._runner import DEFAULT_DETECTORS, duplicates_to_drop, make_detectors, run_detectors
 from .embed.store import SIDECAR_FILE, EmbeddingSet
 from .errors import ConfigError, InputError
 from .report.build import write_report
@@ -35,7 +36,7 @@ from .space.cache import space_in_run, vectors_fingerprint
 from .space.transform import Space, resolve_space
 from .strategies import get_strategy
 
-__all__ = ["select", "embed", "report", "SelectResult", "read_id_file"]
+__all__ = ["select", "embed", "inspect", "report", "SelectResult", "InspectResult", "read_id_file"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class SelectResult:
         """One line: what was selected from what, what was skipped and why, where it went."""
         pool = len(self.embeddings)
         line = f"Selected {len(self.selection)} of {pool} samples with {self.selection.strategy}"
+        if "duplicates_dropped" in self.record.counts:
+            line += f" ({self.record.counts['duplicates_dropped']} duplicates left out)"
         if self.skipped:
             reasons = self.record.skipped_summary()
             line += f"; skipped {len(self.skipped)} unreadable ({', '.join(f'{n} {r}' for r, n in reasons.items())})"
@@ -61,6 +64,36 @@ class SelectResult:
                 line += f", {partial} of them damaged videos whose good frames are used"
         if self.out is not None:
             line += f" -> {self.out / 'selection.txt'}"
+        return line
+
+
+@dataclass
+class InspectResult:
+    issues: Issues  # every detector's rows; ``issues.failures`` lists detectors that failed or could not run
+    embeddings: EmbeddingSet
+    record: RunRecord
+    detectors: dict[str, Any] = field(default_factory=dict)  # name -> fitted detector
+    out: Path | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: what each detector flagged, which failed, where the table went."""
+        counts = self.issues.counts()
+        parts = []
+        for name, det in self.detectors.items():
+            if any(f["detector"] == name for f in self.issues.failures):
+                continue
+            flagged = counts.get(det.issue, {}).get("flagged", 0)
+            groups = getattr(det, "groups_", None)
+            parts.append(f"{flagged} {det.issue.replace('_', ' ')}s" + (f" in {len(groups)} groups" if groups is not None else ""))
+        line = f"Inspected {len(self.embeddings)} samples: " + (", ".join(parts) if parts else "no detector ran")
+        if self.issues.failures:
+            line += "; " + "; ".join(f"{f['detector']} {'' if f['error'].startswith('skipped') else 'failed: '}{f['error']}"
+                                     for f in self.issues.failures)
+        if self.skipped:
+            line += f"; skipped {len(self.skipped)} unreadable"
+        if self.out is not None:
+            line += f" -> {self.out / 'issues.csv'}"
         return line
 
 
@@ -206,6 +239,98 @@ def _space_of_pool(emb: EmbeddingSet, space: Space, out: Path | None, record: Ru
     return vectors
 
 
+def inspect(
+    source: str | Path | EmbeddingSet,
+    *,
+    out: str | Path | None = None,
+    detectors: Sequence[str] = DEFAULT_DETECTORS,
+    detector_params: dict[str, dict[str, Any]] | None = None,
+    labels: str | None = "auto",
+    label_column: str | None = None,
+    model: str | None = None,
+    arch: str | None = None,
+    weights: str | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    workers: int | None = None,
+    cache_dir: str | Path | None = "default",
+    progress: bool | None = None,
+    fps: float | str | None = DEFAULT_FPS,
+    sequence_length: int = 1,
+    keyframes_only: bool = False,
+) -> InspectResult:
+    """Find exact duplicates, near-duplicate groups, outliers (and, with labels and
+    ``"label-errors"`` among ``detectors``, likely label errors) in ``source``.
+
+    ``source``: as for :func:`select`. ``detector_params``: detector name -> parameters,
+    e.g. ``{"near-duplicates": {"threshold": 0.03}}``. A detector that fails is recorded in
+    ``result.issues.failures`` and run.json, and logged; the others' results stand.
+    With ``out``, writes ``issues.csv`` (id, issue, score, flag, evidence as JSON),
+    ``embeddings/`` and ``run.json``.
+    """
+    t0 = time.perf_counter()
+    dets = make_detectors(list(detectors), detector_params)  # bad names / parameters fail before embedding
+    VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)
+    record = RunRecord(command=_command_line())
+    record.config = {
+        "source": str(source) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>",
+        "detectors": {n: d.get_params() for n, d in dets.items()}, "labels": labels, "out": str(out) if out else None,
+        "video": {"fps": fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only},
+    }
+    if out is not None:
+        out = prepare_run_folder(out)
+        record.write(out)
+    embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
+                        cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
+                        keyframes_only=keyframes_only)
+    try:
+        emb, skipped, _root = _load_pool(source, record, out, embed_kwargs)
+        if len(emb) == 0:
+            raise InputError(f"No usable samples in {source}: all {len(skipped)} files were skipped.",
+                             hint="See the skipped list in run.json for each file's reason.")
+        label_values = None
+        if any(d.requires_labels for d in dets.values()):
+            label_values, record.extra["labels_source"] = resolve_labels(labels, emb.ids, label_column)
+        with record.timer("detect"):
+            issues = run_detectors(dets, emb.vectors, emb.ids, hashes=emb.content_hashes, labels=label_values,
+                                   timings=record.timings)
+        if out is not None:
+            with record.timer("write"):
+                atomic_write_text(out / "issues.csv", issues.to_csv())
+        record.counts.update({"pool": len(emb), "skipped": len(skipped), "issue_rows": len(issues),
+                              **{f"{t}_flagged": c["flagged"] for t, c in issues.counts().items()}})
+        record.extra["issues"] = issues.counts()
+        record.extra["detector_failures"] = issues.failures
+        record.extra["groups"] = {n: len(d.groups_) for n, d in dets.items() if hasattr(d, "groups_")}
+        record.timings["total"] = round(time.perf_counter() - t0, 4)
+        record.status = "finished"
+        return InspectResult(issues, emb, record, dets, out, skipped)
+    except BaseException as exc:
+        record.status = "failed"
+        record.extra["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if out is not None:
+            record.write(out)
+
+
+def _dedupe(dedupers: dict[str, Any], emb: EmbeddingSet, keep_ids: Sequence[str], record: RunRecord) -> tuple[Issues, np.ndarray]:
+    """Run the duplicate detectors; return their issues and the pool rows left as candidates
+    (every row but the flagged non-representatives; ``keep_ids``, the labeled ones, stay).
+
+    Failures are recorded, not raised: a selection without de-duplication is still a
+    selection, and run.json says what was not done."""
+    issues = run_detectors(dedupers, emb.vectors, emb.ids, hashes=emb.content_hashes, timings=record.timings)
+    drop = set(duplicates_to_drop(issues, keep=keep_ids))
+    candidates = np.array([i for i, sid in enumerate(emb.ids) if sid not in drop], dtype=np.int64)
+    record.counts["duplicates_dropped"] = len(drop)
+    record.extra["dedupe"] = {"issues": issues.counts(), "failures": issues.failures,
+                              "groups": {n: len(d.groups_) for n, d in dedupers.items() if hasattr(d, "groups_")}}
+    for f in issues.failures:
+        log.warning("--dedupe: %s did not run (%s)", f["detector"], f["error"])
+    return issues, candidates
+
+
 def select(
     source: str | Path | EmbeddingSet | None = None,
     n: int | float | str = 1000,
@@ -236,6 +361,8 @@ def select(
     keyframes_only: bool = False,
     frame_format: str | None = "jpg",
     report: bool = True,
+    dedupe: bool = False,
+    near_dup_threshold: float | None = None,
 ) -> SelectResult:
     """Pick ``n`` samples worth labeling from ``source``.
 
@@ -256,6 +383,10 @@ def select(
     ``out/space/``. ``embeddings`` (+ ``ids``): precomputed vectors (.npy + ids file, or a
     CSV / parquet table; see :func:`labelscout.sources.precomputed.load_precomputed`)
     instead of ``source``; give exactly one of the two.
+    ``dedupe``: find exact duplicates and near-duplicate groups first (threshold
+    ``near_dup_threshold``, see :class:`~labelscout.detectors.NearDuplicateDetector`) and
+    leave every non-representative out of the candidates (already-labeled ids are never
+    left out); the groups go to ``issues.csv`` so the report shows them.
     """
     t0 = time.perf_counter()
     if (source is None) == (embeddings is None):
@@ -273,6 +404,9 @@ def select(
         params.setdefault("seed", seed)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
+    dedupers = (make_detectors(["exact-duplicates", "near-duplicates"],
+                               {"near-duplicates": {"threshold": near_dup_threshold}} if near_dup_threshold is not None else None)
+                if dedupe else {})
     VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)  # fail early on bad values
     if frame_format is not None and frame_format not in FRAME_FORMATS:
         raise ConfigError(f"The 'frame_format' parameter must be one of {set(FRAME_FORMATS)} or None. Got {frame_format!r} instead.")
@@ -283,6 +417,7 @@ def select(
         "strategy_params": {k: v for k, v in params.items()}, "metric": space_spec.metric, "space": space_spec.params(), "seed": seed,
         "exclude": str(exclude) if isinstance(exclude, (str, Path)) else (f"<{len(exclude)} ids>" if exclude else None),
         "labels": labels, "place": place, "out": str(out) if out else None,
+        "dedupe": {n: d.get_params() for n, d in dedupers.items()} if dedupe else False,
         "video": {"fps": fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only,
                   "frame_format": frame_format},
     }
@@ -305,11 +440,22 @@ def select(
             log.warning("%d excluded id(s) are not in the pool and are ignored, e.g. %s", len(unknown), unknown[:3])
         exclude_ids = [i for i in exclude_ids if i in pool_ids]
         label_values, label_source = resolve_labels(labels, emb.ids, label_column)
+        issues, candidates = None, None
+        if dedupe:
+            with record.timer("dedupe"):
+                issues, candidates = _dedupe(dedupers, emb, exclude_ids, record)
         with record.timer("space"):
             vectors = _space_of_pool(emb, space_spec, out, record)
         with record.timer("select"):
-            selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values)
-            selection = selector.to_selection(emb.ids)
+            if candidates is None:
+                selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values)
+                selection = selector.to_selection(emb.ids)
+            else:  # select among the candidates only; positions map back to the pool
+                cand_ids = [emb.ids[i] for i in candidates]
+                selector.fit(vectors[candidates], ids=cand_ids, exclude=exclude_ids or None,
+                             labels=[label_values[i] for i in candidates] if label_values is not None else None)
+                selection = selector.to_selection(cand_ids)
+                selection.indices = candidates[selection.indices]
         if label_values is not None:
             selection.extra_columns["label"] = [label_values[i] for i in selection.indices]
         for col, values in emb.sample_meta.items():
@@ -327,6 +473,8 @@ def select(
         if out is not None:
             with record.timer("write"):
                 write_selection(out, selection)
+                if issues is not None:
+                    atomic_write_text(out / "issues.csv", issues.to_csv())
                 if exclude_ids:  # the report counts them as covered
                     atomic_write_text(out / "excluded.txt", "".join(f"{i}\n" for i in exclude_ids))
                 if place and root is not None:
@@ -342,7 +490,7 @@ def select(
         record.status = "finished"
         if out is not None and report:
             _report_of_run(out, record, progress)
-        return SelectResult(selection, emb, record, out=out, skipped=skipped)
+        return SelectResult(selection, emb, record, issues=issues if issues is not None else Issues(), out=out, skipped=skipped)
     except BaseException as exc:
         record.status = "failed"
         record.extra["error"] = f"{type(exc).__name__}: {exc}"

@@ -50,3 +50,20 @@ def test_reference_baseline_end_to_end(cifar_sample, small_model_dir, tmp_path):
     assert r["planted"] == 8 and 0 <= r["recall"] <= 1 and r["images"] == 48
     assert set(r["recall_by_kind"]) == {"jpeg", "flip"}
     assert (tmp_path / "dups" / "duplicates.json").is_file() and (tmp_path / "dups" / "run.json").is_file()
+
+
+def test_near_duplicate_detector_end_to_end(cifar_sample, small_model_dir, tmp_path):
+    r = run_duplicate_benchmark(cifar_sample, tmp_path / "dups", model=str(small_model_dir), n_pool=40, n_duplicates=8,
+                                kinds=["jpeg", "flip"], device="cpu", detector_params={"threshold": 0.01})
+    assert r["detector"] == "near-duplicates" and r["planted"] == 8 and 0 <= r["recall"] <= 1 and r["images"] == 48
+    # every found pair comes from one group of the detector; a looser threshold only adds pairs
+    loose = run_duplicate_benchmark(cifar_sample, tmp_path / "dups", model=str(small_model_dir), n_pool=40, n_duplicates=8,
+                                    kinds=["jpeg", "flip"], device="cpu", detector_params={"threshold": 0.5})
+    assert loose["found_pairs"] >= r["found_pairs"] and loose["recall"] >= r["recall"]
+
+
+def test_unknown_detector_is_named(cifar_sample, small_model_dir, tmp_path):
+    from labelscout.bench.duplicates import detector_pairs
+
+    with pytest.raises(ConfigError, match=r"'detector' parameter must be one of \['exact-duplicates', 'near-duplicates', 'knn-threshold'\]"):
+        detector_pairs("outliers", [[0.0, 1.0], [1.0, 0.0]], ["a", "b"])

@@ -1,6 +1,8 @@
 """Geodesic distances against a tiny Floyd-Warshall reference."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -53,6 +55,8 @@ def test_matches_floyd_warshall(n, k, seed):
 
 
 def test_disconnected_components_are_inf_and_reported(caplog):
+    # an earlier CLI test may have set the package logger to ERROR (--quiet)
+    caplog.set_level(logging.WARNING, logger="labelscout")
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(20, 2)), rng.normal(size=(15, 2)) + 100]).astype(np.float32)
     res = geodesic_distances(X, [0], k=3)

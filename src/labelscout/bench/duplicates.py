@@ -150,32 +150,31 @@ def knn_threshold_pairs(vectors: Any, ids: Sequence[str], threshold: float = 0.9
     return sorted({tuple(sorted((ids[r], ids[g.indices[r, c]]))) for r, c in zip(rows, cols)})
 
 
-def detector_pairs(name: str, vectors: Any, ids: Sequence[str], **params: Any) -> list[tuple[str, str]]:
+def detector_pairs(name: str, vectors: Any, ids: Sequence[str], hashes: Sequence[str] | None = None,
+                   **params: Any) -> list[tuple[str, str]]:
     """Pairs found by the registered detector ``name`` (``labelscout.detectors``).
 
-    The detector is fitted on the embeddings; its ``groups_`` (groups of sample positions
-    or ids) are expanded to pairs."""
-    try:
-        from .. import detectors
-    except ImportError as exc:  # pragma: no cover - the registry ships with the engine work
-        raise ConfigError("No detector registry (labelscout.detectors) in this installation.") from exc
-    registry = getattr(detectors, "DETECTORS", None)
-    if registry is None or name not in registry:
-        known = sorted(registry) if registry else []
-        raise ConfigError(f"The 'detector' parameter must be one of {known}. Got {name!r} instead.")
-    det = registry[name](**params)
-    det.fit(vectors, ids=list(ids))
-    groups = [[ids[m] if not isinstance(m, str) else m for m in g] for g in det.groups_]
+    The detector is fitted on the embeddings; its ``groups_`` (groups of sample positions)
+    are expanded to pairs."""
+    from ..detectors import DETECTORS
+
+    grouping = sorted(n for n, c in DETECTORS.items() if c.finds_groups)
+    if name not in grouping:
+        raise ConfigError(f"The 'detector' parameter must be one of {grouping + ['knn-threshold']}. Got {name!r} instead.")
+    det = DETECTORS[name](**params)
+    det.fit(vectors, ids=list(ids), hashes=hashes)
+    groups = [[ids[m] for m in g] for g in det.groups_]
     return sorted(tuple(sorted(p)) for p in pairs_from_groups(groups))
 
 
-def run_duplicate_benchmark(source: str | Path, out: str | Path, *, model: str | None = None, detector: str = "knn-threshold",
+def run_duplicate_benchmark(source: str | Path, out: str | Path, *, model: str | None = None, detector: str = "near-duplicates",
                             detector_params: dict[str, Any] | None = None, n_pool: int | None = 5000,
                             n_duplicates: int = 400, kinds: Sequence[str] = DUPLICATE_KINDS, seed: int = 0,
                             device: str = "auto", cache_dir: str | Path | None = "default",
                             progress: bool | None = None) -> dict[str, Any]:
     """Plant duplicates of ``source`` images into ``out/pool``, embed it, run ``detector``
-    ("knn-threshold" baseline or a registered detector name) and score it; writes
+    (a registered grouping detector, default "near-duplicates", or the "knn-threshold"
+    baseline, whose ``threshold`` is a cosine *similarity*) and score it; writes
     ``out/duplicates.json`` and ``out/run.json``."""
     from ..runs.outputs import prepare_run_folder
     from ..runs.record import RunRecord
@@ -195,7 +194,7 @@ def run_duplicate_benchmark(source: str | Path, out: str | Path, *, model: str |
         if detector == "knn-threshold":
             pairs = knn_threshold_pairs(emb.vectors, emb.ids, **params)
         else:
-            pairs = detector_pairs(detector, emb.vectors, emb.ids, **params)
+            pairs = detector_pairs(detector, emb.vectors, emb.ids, hashes=emb.content_hashes, **params)
     result = {"detector": detector, "params": params, "model_id": emb.model_id, "images": len(emb), **score_pairs(pairs, planted)}
     atomic_write_json(out / "duplicates.json", result)
     record.counts.update({"images": len(emb), "planted": len(planted.pairs), "found_pairs": result["found_pairs"]})

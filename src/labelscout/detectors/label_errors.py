@@ -31,9 +31,10 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .._validation import Interval, Options, check_embeddings, validate_params
+from .._validation import Interval, Options, check_embeddings
 from ..errors import InputError
 from ..results import Issues
+from ._base import BaseDetector
 
 __all__ = ["LabelErrorDetector", "knn_posterior", "logistic_posterior", "confident_learning_flags", "per_class_thresholds"]
 
@@ -142,7 +143,7 @@ def confident_learning_flags(post: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     return flags, joint
 
 
-class LabelErrorDetector:
+class LabelErrorDetector(BaseDetector):
     """Find samples whose given label is likely wrong, from embeddings and labels.
 
     Parameters
@@ -167,7 +168,8 @@ class LabelErrorDetector:
     issues_ : :class:`labelscout.results.Issues` with one ``label_error`` row per labeled sample.
     """
 
-    name: ClassVar[str] = "label_error"
+    name: ClassVar[str] = "label-errors"
+    issue: ClassVar[str] = "label_error"
     description: ClassVar[str] = "The given label disagrees with the sample's neighbours and an out-of-sample probe."
     requires_labels: ClassVar[bool] = True
 
@@ -191,16 +193,17 @@ class LabelErrorDetector:
         self.threshold = threshold
         self.seed = seed
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._parameter_constraints}
+    def fit(self, embeddings: Any, labels: Sequence[Any] | None = None, ids: Sequence[str] | None = None, *,
+            hashes: Sequence[str | None] | None = None) -> "LabelErrorDetector":
+        """Score every labeled sample. ``labels``: one per sample; None (or "") = unlabeled.
 
-    def __repr__(self) -> str:
-        return f"LabelErrorDetector({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
-
-    def fit(self, embeddings: Any, labels: Sequence[Any], ids: Sequence[str] | None = None) -> "LabelErrorDetector":
-        """Score every labeled sample. ``labels``: one per sample; None (or "") = unlabeled."""
-        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+        Takes ``labels`` positionally as well as by keyword (the :class:`BaseDetector`
+        form); ``hashes`` are accepted for the common signature and not used."""
+        self._validate_params()
         X = check_embeddings(embeddings, ids=ids, min_samples=2)
+        if labels is None:
+            raise InputError("LabelErrorDetector needs labels (one per sample); none were given.",
+                             hint="Pass labels from class folders or --labels FILE.csv.")
         if len(labels) != X.shape[0]:
             raise InputError(f"labels has {len(labels)} entries for {X.shape[0]} samples (embeddings shape {X.shape}); they must match.")
         ids = list(ids) if ids is not None else [str(i) for i in range(X.shape[0])]
@@ -242,6 +245,6 @@ class LabelErrorDetector:
              "neighbours": [lab_ids[j] for j in nbrs[i, :3] if j >= 0]}
             for i in range(len(y))
         ]
-        self.issues_ = Issues.from_rows(self.name, lab_ids, self.scores_, self.flags_, evidence)
+        self.issues_ = Issues.from_rows(self.issue, lab_ids, self.scores_, self.flags_, evidence)
         self.n_unlabeled_ = int((~labeled).sum())
         return self

@@ -1,0 +1,79 @@
+"""Running several detectors on one pool, the way ``inspect`` and ``select --dedupe`` do.
+
+A detector that fails is recorded in ``Issues.failures`` (detector name, error) and
+logged with its traceback at debug level; the others still run. A detector that cannot
+apply (no content hashes for exact duplicates, no labels for label errors) is recorded
+the same way, with the reason, instead of silently producing nothing.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+from ..errors import ConfigError
+from ..results import Issues
+from . import get_detector
+from ._base import BaseDetector
+
+__all__ = ["make_detectors", "run_detectors", "duplicates_to_drop", "DEFAULT_DETECTORS"]
+
+log = logging.getLogger(__name__)
+
+#: what ``labelscout inspect`` runs unless told otherwise
+DEFAULT_DETECTORS = ("exact-duplicates", "near-duplicates", "outliers")
+
+
+def make_detectors(names: Sequence[str], params: dict[str, dict[str, Any]] | None = None) -> dict[str, BaseDetector]:
+    """Instantiate and validate the named detectors (before any embedding is spent)."""
+    params = params or {}
+    unknown = [k for k in params if k not in names]
+    if unknown:
+        raise ConfigError(f"Parameters were given for detector(s) {unknown} that are not run; the run has {list(names)}.")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"The 'detectors' parameter names a detector twice. Got {list(names)} instead.")
+    dets = {n: get_detector(n, **params.get(n, {})) for n in names}
+    for det in dets.values():
+        det._validate_params()
+    return dets
+
+
+def run_detectors(detectors: dict[str, BaseDetector], vectors: Any, ids: Sequence[str], *,
+                  hashes: Sequence[str | None] | None = None, labels: Sequence[Any] | None = None,
+                  timings: dict[str, float] | None = None) -> Issues:
+    """Fit each detector; return their issues concatenated, failures recorded as data."""
+    parts: list[Issues] = []
+    failures: list[dict[str, str]] = []
+    for name, det in detectors.items():
+        if det.requires_hashes and hashes is None:
+            failures.append({"detector": name, "error": "skipped: the embeddings carry no content hashes (precomputed vectors)"})
+            log.warning("%s skipped: the embeddings carry no content hashes", name)
+            continue
+        if det.requires_labels and labels is None:
+            failures.append({"detector": name, "error": "skipped: no labels (use class folders or --labels FILE.csv)"})
+            log.warning("%s skipped: no labels were found", name)
+            continue
+        t0 = time.perf_counter()
+        try:
+            det.fit(vectors, ids=ids, hashes=hashes, labels=labels)
+        except Exception as exc:  # noqa: BLE001 - one failing detector must not lose the others' results
+            failures.append({"detector": name, "error": f"{type(exc).__name__}: {exc}"})
+            log.warning("detector %s failed: %s: %s", name, type(exc).__name__, exc)
+            log.debug("detector %s traceback", name, exc_info=True)
+            continue
+        finally:
+            if timings is not None:
+                timings[f"detect_{name}"] = round(time.perf_counter() - t0, 4)
+        parts.append(det.issues_)
+    issues = Issues.concat(parts)
+    issues.failures = failures
+    return issues
+
+
+def duplicates_to_drop(issues: Issues, keep: Sequence[str] = ()) -> list[str]:
+    """Ids of flagged exact / near duplicates (non-representatives), minus ``keep``."""
+    keep_set = set(keep)
+    out = {sid for sid, t, f in zip(issues.ids, issues.issue, issues.flag)
+           if f and t in ("exact_duplicate", "near_duplicate") and sid not in keep_set}
+    return sorted(out)
+

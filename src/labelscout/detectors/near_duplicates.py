@@ -1,0 +1,178 @@
+"""Near-duplicate groups: samples closer than a distance threshold, joined transitively.
+
+1. kNN graph (:func:`labelscout.space.knn.knn_graph`: exact for small pools, HNSW for
+   large ones), never an (N, N) matrix.
+2. Keep the edges no longer than ``threshold``. They are read as undirected, so the
+   groups are symmetric by construction: a ~ b implies b ~ a, even though kNN lists are
+   not (b may be among a's neighbours without a being among b's).
+3. Groups are the connected components of size >= 2 (``scipy.sparse.csgraph``).
+4. Each group keeps one representative: the member closest to the group's centroid (the
+   most central one; ties, up to rounding, go to the first id in sorted order, so the
+   two members of a pair are decided by their ids). The others are flagged.
+
+Distances: ``metric="cosine"`` (default) measures ``1 - cos`` on the vectors as given;
+``"l2"`` the Euclidean distance. The default threshold, 0.05 in cosine distance (cosine
+similarity 0.95), was calibrated on the built-in model with the planted-duplicate
+benchmark (`labelscout bench duplicates`, docs/benchmarks.md): re-encoded, resized,
+cropped and mirrored copies of CIFAR-10 images fall within it.
+
+Only groups' members get a row. ``score = 1 - distance / (2 * threshold)``, from the
+member's nearest group-mate: 1 for identical vectors, 0.5 at the threshold (monotone).
+A group found through ``k`` neighbours is complete when no member has more than ``k``
+others within the threshold; with more, the graph can miss edges (never adds any), and
+large groups of identical samples are better found by the exact-duplicate detector.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from .._validation import Interval, Options
+from ..results import Issues
+from ._base import BaseDetector, unit_rows
+
+__all__ = ["NearDuplicateDetector", "DEFAULT_THRESHOLD", "threshold_components"]
+
+#: default threshold in cosine distance (1 - cos) for the built-in model
+DEFAULT_THRESHOLD = 0.05
+
+
+def threshold_components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Connected-component label per node of the undirected graph with edges (rows, cols)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    A = coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n)).tocsr()
+    # connection="weak" ignores edge direction: the undirected reading of the kNN lists
+    _, labels = connected_components(A, directed=True, connection="weak")
+    return labels.astype(np.int64)
+
+
+class NearDuplicateDetector(BaseDetector):
+    """Groups of near-identical samples, one representative kept per group.
+
+    Parameters
+    ----------
+    threshold : largest distance joining two samples (cosine distance ``1 - cos`` with
+        ``metric="cosine"``, Euclidean with ``"l2"``).
+    k : neighbours per sample in the kNN graph.
+    metric : "cosine" or "l2".
+    method : kNN search, "auto" (exact up to 200k samples, HNSW above), "exact" or "hnsw".
+
+    Attributes
+    ----------
+    groups_ : list of int64 arrays, rows of each group (size >= 2), representative first,
+        then ascending; groups ordered by their smallest row.
+    representatives_ : ndarray of shape (n_groups,), kept row of each group.
+    group_of_ : ndarray of shape (n_samples,), group number per row, -1 outside groups.
+    nearest_ : ndarray of shape (n_samples,), nearest group-mate per row (-1 outside groups).
+    nearest_distance_ : ndarray of shape (n_samples,), its distance (inf outside groups).
+    issues_ : one ``near_duplicate`` row per group member.
+    """
+
+    name: ClassVar[str] = "near-duplicates"
+    issue: ClassVar[str] = "near_duplicate"
+    description: ClassVar[str] = "Groups of samples within a distance threshold (kNN graph, connected components); one representative per group is kept."
+    finds_groups: ClassVar[bool] = True
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "threshold": [Interval(numbers.Real, 0, None, closed="neither")],
+        "k": [Interval(numbers.Integral, 1, None)],
+        "metric": [Options({"cosine", "l2"})],
+        "method": [Options({"auto", "exact", "hnsw"})],
+    }
+
+    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, k: int = 10, metric: str = "cosine", method: str = "auto"):
+        self.threshold = threshold
+        self.k = k
+        self.metric = metric
+        self.method = method
+
+    def _distances(self, chord: np.ndarray) -> np.ndarray:
+        # unit vectors: |a - b|^2 = 2 - 2 cos, so 1 - cos = |a - b|^2 / 2
+        return 0.5 * np.square(chord, dtype=np.float64) if self.metric == "cosine" else chord.astype(np.float64)
+
+    def _fit(self, X: np.ndarray, ids: list[str], *, hashes: Any, labels: Sequence[Any] | None) -> None:
+        from ..space.knn import knn_graph
+
+        n = X.shape[0]
+        Z = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(X, dtype=np.float32)
+        if n >= 2:
+            g = knn_graph(Z, self.k, method=self.method)
+            D = self._distances(g.distances)  # (n, k)
+            r, c = np.nonzero((g.indices >= 0) & (D <= self.threshold))
+            cols, d = g.indices[r, c], D[r, c]
+            rows = r.astype(np.int64)
+            self.knn_method_ = g.method
+        else:
+            rows = cols = np.empty(0, np.int64)
+            d = np.empty(0)
+            self.knn_method_ = "none"
+        comp = threshold_components(n, rows, cols)
+        sizes = np.bincount(comp, minlength=n)
+        member = sizes[comp] >= 2
+
+        # nearest group-mate: the shortest kept edge at each end (both directions, since
+        # an approximate search may list a pair on one side only)
+        both_r, both_c, both_d = np.concatenate([rows, cols]), np.concatenate([cols, rows]), np.concatenate([d, d])
+        order = np.lexsort((both_c, both_d, both_r))  # by row, then distance, then neighbour
+        both_r, both_c, both_d = both_r[order], both_c[order], both_d[order]
+        first = np.ones(both_r.size, dtype=bool)
+        first[1:] = both_r[1:] != both_r[:-1]
+        nearest = np.full(n, -1, dtype=np.int64)
+        nearest_d = np.full(n, np.inf)
+        nearest[both_r[first]] = both_c[first]
+        nearest_d[both_r[first]] = both_d[first]
+
+        # groups numbered by their smallest row
+        mrows = np.flatnonzero(member)  # ascending
+        _, first_pos, gnum = np.unique(comp[mrows], return_index=True, return_inverse=True)
+        order_groups = np.argsort(mrows[first_pos], kind="stable")
+        renum = np.empty_like(order_groups)
+        renum[order_groups] = np.arange(order_groups.size)
+        gnum = renum[gnum.reshape(-1)]
+        n_groups = int(order_groups.size)
+        group_of = np.full(n, -1, dtype=np.int64)
+        group_of[mrows] = gnum
+
+        # representative: closest to its group's centroid, ties to the first id in sorted order
+        reps = np.empty(n_groups, dtype=np.int64)
+        if n_groups:
+            Zm = np.asarray(Z[mrows], dtype=np.float64)  # (n_members, d)
+            counts = np.bincount(gnum, minlength=n_groups).astype(np.float64)
+            centroids = np.zeros((n_groups, Z.shape[1]))
+            np.add.at(centroids, gnum, Zm)
+            centroids /= counts[:, None]
+            dc = np.linalg.norm(Zm - centroids[gnum], axis=1)
+            # distances equal up to rounding (both members of a pair are equally central)
+            # count as ties, so the first id in sorted order wins rather than float noise
+            tol = 1e-6 * max(1.0, float(np.abs(centroids).max()))
+            dc = np.round(dc / tol)
+            id_rank = np.empty(mrows.size, dtype=np.int64)
+            id_rank[np.argsort(np.array([ids[i] for i in mrows], dtype=object), kind="stable")] = np.arange(mrows.size)
+            best = np.lexsort((id_rank, dc, gnum))
+            firsts = np.ones(best.size, dtype=bool)
+            firsts[1:] = gnum[best][1:] != gnum[best][:-1]
+            reps[gnum[best][firsts]] = mrows[best][firsts]
+        groups: list[list[int]] = [[int(reps[g])] for g in range(n_groups)]
+        for row, gi in zip(mrows, gnum):
+            if row != reps[gi]:
+                groups[gi].append(int(row))
+
+        self.groups_ = [np.asarray(gr, dtype=np.int64) for gr in groups]
+        self.representatives_ = reps
+        self.group_of_ = group_of
+        self.nearest_ = np.where(member, nearest, -1)
+        self.nearest_distance_ = np.where(member, nearest_d, np.inf)
+        out_ids, scores, flags, evidence = [], [], [], []
+        for gi, gr in enumerate(groups):
+            rep = ids[gr[0]]
+            for row in gr:
+                dist = float(nearest_d[row])
+                out_ids.append(ids[row])
+                scores.append(min(1.0, max(0.0, 1.0 - dist / (2.0 * self.threshold))))
+                flags.append(row != gr[0])
+                evidence.append({"group": gi, "representative": rep, "nearest": ids[nearest[row]],
+                                 "distance": round(dist, 6), "size": len(gr)})
+        self.issues_ = Issues.from_rows(self.issue, out_ids, scores, flags, evidence)
