@@ -85,7 +85,7 @@ class InspectResult:
                 continue
             flagged = counts.get(det.issue, {}).get("flagged", 0)
             groups = getattr(det, "groups_", None)
-            parts.append(f"{flagged} {det.issue.replace('_', ' ')}s" + (f" in {len(groups)} groups" if groups is not None else ""))
+            parts.append(f"{det.issue.replace('_', ' ')}s: {flagged} flagged" + (f" in {len(groups)} group(s)" if groups is not None else ""))
         line = f"Inspected {len(self.embeddings)} samples: " + (", ".join(parts) if parts else "no detector ran")
         if self.issues.failures:
             line += "; " + "; ".join(f"{f['detector']} {'' if f['error'].startswith('skipped') else 'failed: '}{f['error']}"

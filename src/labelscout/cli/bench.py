@@ -103,7 +103,7 @@ def duplicates_command(
     source: Path = typer.Argument(..., help="Folder of real images to copy and plant duplicates into (read only)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the planted pool, duplicates.json and run.json."),
     detector: str = typer.Option("near-duplicates", "--detector", help="A registered grouping detector (near-duplicates, exact-duplicates), or knn-threshold (reference baseline)."),
-    param: List[str] = typer.Option([], "--param", help="Detector parameter KEY=VALUE (near-duplicates: threshold=0.05 cosine distance; knn-threshold: threshold=0.95 similarity). Repeatable."),
+    param: List[str] = typer.Option([], "--param", help="Detector parameter KEY=VALUE (near-duplicates: threshold=0.04 cosine distance; knn-threshold: threshold=0.95 similarity). Repeatable."),
     n_pool: int = typer.Option(5000, "--n-pool", min=1, help="Images copied from SOURCE."),
     n_duplicates: int = typer.Option(400, "--n-duplicates", min=1, help="Altered copies planted (jpeg, resize, crop, flip in turn)."),
     kinds: str = typer.Option("jpeg,resize,crop,flip", "--kinds", help="Comma-separated duplicate kinds to plant."),

@@ -21,7 +21,7 @@ def inspect_command(
     detectors: str = typer.Option(",".join(DEFAULT_DETECTORS), "--detectors", "-d",
                                   help=f"Comma-separated detectors to run: {', '.join(sorted(DETECTORS))}."),
     near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0,
-                                                       help="Largest cosine distance (1 - cos) joining near duplicates (default 0.05)."),
+                                                       help="Largest cosine distance (1 - cos) joining near duplicates (default 0.04)."),
     contamination: Optional[float] = typer.Option(None, "--contamination", min=0.0, max=0.5,
                                                   help="Fraction of samples flagged as outliers (default 0.01)."),
     labels: str = typer.Option("auto", "--labels", help="For label-errors: auto (class folders when present), folders, none, or a CSV with id,label."),

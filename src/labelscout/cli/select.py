@@ -44,7 +44,7 @@ def select_command(
     frame_format: str = typer.Option("jpg", "--frame-format", help="Selected video frames are written to OUT/frames/ as jpg or png (lossless), or 'none'."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html explaining the selection."),
     dedupe: bool = typer.Option(False, "--dedupe", help="Drop exact and near duplicates (all but one representative per group) before selecting; groups go to OUT/issues.csv."),
-    near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0, help="With --dedupe: largest cosine distance (1 - cos) joining near duplicates (default 0.05)."),
+    near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0, help="With --dedupe: largest cosine distance (1 - cos) joining near duplicates (default 0.04)."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
