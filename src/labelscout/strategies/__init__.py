@@ -3,14 +3,19 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ._base import BaseSelector
+from .adjacency import AdjacencySelector
+from .balance import BalanceSelector
 from .coreset import CoresetSelector
 from .random import RandomSelector
+from .similarity import SimilaritySelector
+from .typicality import TypicalitySelector
 
-__all__ = ["BaseSelector", "CoresetSelector", "RandomSelector", "STRATEGIES", "get_strategy"]
+__all__ = ["BaseSelector", "AdjacencySelector", "BalanceSelector", "CoresetSelector", "RandomSelector",
+           "SimilaritySelector", "TypicalitySelector", "STRATEGIES", "get_strategy"]
 
 STRATEGIES: dict[str, type[BaseSelector]] = {
-    RandomSelector.name: RandomSelector,
-    CoresetSelector.name: CoresetSelector,
+    cls.name: cls
+    for cls in (RandomSelector, CoresetSelector, AdjacencySelector, TypicalitySelector, SimilaritySelector, BalanceSelector)
 }
 
 

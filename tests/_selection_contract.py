@@ -1,0 +1,22 @@
+"""Checks every selection must pass, shared by the strategy test files."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_selection(sel, n_pool: int, n: int, excluded=()) -> None:
+    picks = sel.selected_
+    assert picks.dtype == np.int64 and picks.ndim == 1
+    assert len(picks) == n, f"{len(picks)} picks for a budget of {n}"
+    assert len(set(picks.tolist())) == n, "picks are not unique"
+    assert ((picks >= 0) & (picks < n_pool)).all(), "a pick is out of range"
+    assert not set(picks.tolist()) & set(int(e) for e in excluded), "an excluded sample was picked"
+    assert sel.scores_.shape == (n,) and len(sel.reasons_) == n
+    assert all(isinstance(r, str) and r for r in sel.reasons_)
+
+
+def pairwise(X: np.ndarray) -> np.ndarray:
+    """All pairwise distances, float64 from differences then float32 (as the fast paths round)."""
+    X = np.asarray(X, np.float64)
+    diff = X[:, None, :] - X[None, :, :]
+    return np.sqrt(np.einsum("ijd,ijd->ij", diff, diff)).astype(np.float32)
