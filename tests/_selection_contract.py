@@ -20,3 +20,12 @@ def pairwise(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, np.float64)
     diff = X[:, None, :] - X[None, :, :]
     return np.sqrt(np.einsum("ijd,ijd->ij", diff, diff)).astype(np.float32)
+
+
+def reference_typicality(X: np.ndarray, k: int) -> np.ndarray:
+    """1 / mean distance to the min(k, n-1) nearest other rows, from all pairwise distances."""
+    D = pairwise(X).astype(np.float64)
+    np.fill_diagonal(D, np.inf)
+    k = min(k, len(X) - 1)
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.sort(D, axis=1)[:, :k].mean(axis=1)

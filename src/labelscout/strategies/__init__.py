@@ -5,17 +5,22 @@ from ..errors import ConfigError
 from ._base import BaseSelector
 from .adjacency import AdjacencySelector
 from .balance import BalanceSelector
+from .combine import CombineSelector
 from .coreset import CoresetSelector
+from .divide_and_conquer import DivideAndConquerSelector
 from .random import RandomSelector
 from .similarity import SimilaritySelector
+from .typiclust import TypiClustSelector
 from .typicality import TypicalitySelector
 
-__all__ = ["BaseSelector", "AdjacencySelector", "BalanceSelector", "CoresetSelector", "RandomSelector",
-           "SimilaritySelector", "TypicalitySelector", "STRATEGIES", "get_strategy"]
+__all__ = ["BaseSelector", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
+           "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
+           "STRATEGIES", "get_strategy"]
 
 STRATEGIES: dict[str, type[BaseSelector]] = {
     cls.name: cls
-    for cls in (RandomSelector, CoresetSelector, AdjacencySelector, TypicalitySelector, SimilaritySelector, BalanceSelector)
+    for cls in (RandomSelector, CoresetSelector, AdjacencySelector, DivideAndConquerSelector, TypicalitySelector,
+                TypiClustSelector, SimilaritySelector, BalanceSelector, CombineSelector)
 }
 
 

@@ -132,9 +132,12 @@ class BalanceSelector(BaseSelector):
             picks.append(int(inner_order[lab][taken[lab]]))
             taken[lab] += 1
             scores.append(tgt - share)
-            cmp = "<" if share < tgt else ">="
-            reasons.append(f"label {lab!r} below target ({share:.0%} {cmp} {tgt:.0%})" if share < tgt else
-                           f"label {lab!r} has samples left ({share:.0%} {cmp} {tgt:.0%})")
+            if share < tgt - 1e-9:
+                reasons.append(f"label {lab!r} below target ({share:.0%} < {tgt:.0%})")
+            elif share <= tgt + 1e-9:
+                reasons.append(f"label {lab!r} at target ({share:.0%}), next in turn")
+            else:
+                reasons.append(f"label {lab!r} above target ({share:.0%} > {tgt:.0%}): the labels below have no samples left")
         self.label_counts_ = {lab: int(start.get(lab, 0) + taken.get(lab, 0)) for lab in present}
         return np.asarray(picks, np.int64), np.asarray(scores), reasons
 

@@ -86,10 +86,6 @@ class SimilaritySelector(BaseSelector):
         if self.query_ids is None and self.query_vectors is None:
             raise ConfigError("SimilaritySelector needs a query: set 'query_ids' (pool ids or indices) or 'query_vectors'.")
 
-    def fit(self, embeddings, *, exclude=None, ids=None, labels=None):
-        self._pool_ids = ids  # query_ids may name samples by id
-        return super().fit(embeddings, exclude=exclude, ids=ids, labels=labels)
-
     def query_scores(self, X: np.ndarray, ids: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(distance to nearest query, query pool indices, query names) for every row of X."""
         Xm = prepare_metric(X, self.metric)
@@ -115,7 +111,7 @@ class SimilaritySelector(BaseSelector):
         return dist, which, names
 
     def _select(self, X, n, excluded, *, labels=None):
-        dist, which, names = self.query_scores(X, getattr(self, "_pool_ids", None))
+        dist, which, names = self.query_scores(X, getattr(self, "_ids", None))
         key = dist.copy() if self.strength > 0 else -dist
         blocked = np.union1d(excluded, self.query_indices_)
         key[blocked] = np.inf
