@@ -30,7 +30,7 @@ from .runs.record import RunRecord
 from .sources.collection import Collection, collect
 from .sources.video import DEFAULT_FPS, VideoOptions
 from .sources.labels import resolve_labels
-from .strategies import get_strategy
+from .strategies import STRATEGIES, get_strategy
 
 __all__ = ["select", "embed", "report", "SelectResult", "read_id_file"]
 
@@ -220,10 +220,11 @@ def select(
     """
     t0 = time.perf_counter()
     params = dict(strategy_params or {})
-    if strategy in ("coreset",):
-        params.setdefault("metric", metric)
-    if strategy in ("coreset", "random"):
-        params.setdefault("seed", seed)
+    # --metric and --seed reach every strategy that has such a parameter, unless set explicitly
+    accepted = STRATEGIES[strategy]._param_names() if strategy in STRATEGIES else []
+    for name, value in (("metric", metric), ("seed", seed)):
+        if name in accepted:
+            params.setdefault(name, value)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
     VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)  # fail early on bad values

@@ -32,4 +32,9 @@ def get_strategy(name: str, **params) -> BaseSelector:
         raise ConfigError(
             f"The 'strategy' parameter must be one of {{{', '.join(repr(s) for s in sorted(STRATEGIES))}}}. Got {name!r} instead."
         ) from None
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise ConfigError(
+            f"Strategy {name!r} has no parameter {unknown[0]!r}; its parameters are {', '.join(sorted(cls._param_names()))}."
+        )
     return cls(**params)
