@@ -108,3 +108,19 @@ def test_validation_messages():
         AdjacencySelector(2, k=0).fit(X)
     with pytest.raises(ConfigError, match="'knn_method' parameter of AdjacencySelector must be one of"):
         AdjacencySelector(2, knn_method="ivf").fit(X)
+
+
+@pytest.mark.parametrize("frac", [0.3, 0.8])
+def test_ivf_repair_path_agrees_with_exact(monkeypatch, frac):
+    import labelscout.strategies.adjacency as adjacency
+
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(3000, 8)) + 4 * rng.integers(0, 5, size=(3000, 1))).astype(np.float32)
+    n = int(frac * len(X))
+    exact = AdjacencySelector(n, k=4, metric="l2").fit(X)
+    monkeypatch.setattr(adjacency, "EXACT_REPAIR_LIMIT", 100)
+    ivf = AdjacencySelector(n, k=4, metric="l2").fit(X, exclude=None)
+    check_selection(ivf, len(X), n)
+    assert ivf.n_repairs_ > 0
+    overlap = len(set(ivf.selected_.tolist()) & set(exact.selected_.tolist())) / n
+    assert overlap > 0.97  # approximate neighbours may change a few decisions

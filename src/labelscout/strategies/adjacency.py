@@ -31,6 +31,11 @@ from .coreset import prepare_metric
 
 __all__ = ["AdjacencySelector", "exact_row_distances", "adjacency_thin"]
 
+#: pools up to this size refill used-up neighbour lists by exact search over the survivors
+#: (O(n_samples) per batch); larger ones search an IVF index with removed samples filtered out
+EXACT_REPAIR_LIMIT = 50_000
+IVF_NPROBE = 16
+
 
 def exact_row_distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, budget: int = 1 << 22) -> np.ndarray:
     """float32 of the float64 distance ||X[rows[i]] - X[cols[i, j]]||; inf where cols is -1.
@@ -75,6 +80,7 @@ class _Lists:
         self.dist = dist
         self.ptr = np.zeros(X.shape[0], np.int32)
         self.x_sq = None
+        self.index = None
         self.repairs = 0  # rows refilled
         self.repair_batches = 0
 
@@ -94,8 +100,53 @@ class _Lists:
         return p if p < k and row[p] >= 0 else -1
 
     def repair(self, nodes: np.ndarray) -> None:
-        """Refill the lists of ``nodes`` with their k nearest survivors (exact search)."""
+        """Refill the lists of ``nodes`` with their k nearest survivors (in (distance, index) order)."""
         nodes = np.asarray(nodes, np.int64)
+        if self.X.shape[0] <= EXACT_REPAIR_LIMIT:
+            best_i = self._search_exact(nodes)
+        else:
+            best_i = self._search_ivf(nodes)
+        d = exact_row_distances(self.X, nodes, best_i)
+        cols, dist = _sort_rows(best_i, d)
+        self.nbr[nodes] = cols
+        self.dist[nodes] = dist
+        self.ptr[nodes] = 0
+        self.repairs += nodes.size
+        self.repair_batches += 1
+
+    def _search_ivf(self, nodes: np.ndarray) -> np.ndarray:
+        """k nearest survivors from an IVF index over the whole pool, removed samples filtered
+        out by a bitmap. 8-bit codes (a quarter of the matrix) only rank candidates; their
+        distances are recomputed exactly. Approximate: a true neighbour in an unprobed cell
+        is missed."""
+        import faiss
+
+        X, k, N = self.X, self.k, self.X.shape[0]
+        if self.index is None:
+            nlist = int(np.sqrt(N))
+            quantizer = faiss.IndexFlatL2(X.shape[1])
+            index = faiss.IndexIVFScalarQuantizer(quantizer, X.shape[1], nlist, faiss.ScalarQuantizer.QT_8bit)
+            sample = np.random.default_rng(0).choice(N, min(N, 40 * nlist), replace=False)
+            index.train(np.ascontiguousarray(X[np.sort(sample)]))
+            for s in range(0, N, 1 << 16):
+                index.add(np.ascontiguousarray(X[s:s + (1 << 16)]))
+            self.index, self.quantizer = index, quantizer
+        bitmap = np.packbits(self.alive, bitorder="little")
+        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(N, faiss.swig_ptr(bitmap)), nprobe=IVF_NPROBE)
+        _, I = self.index.search(np.ascontiguousarray(X[nodes]), k + 1, params=params)
+        I = I.astype(np.int64)
+        I[I == nodes[:, None]] = -1  # not its own neighbour
+        keep = np.argsort(I < 0, axis=1, kind="stable")[:, :k]  # valid entries first
+        I = np.take_along_axis(I, keep, 1)
+        # probed cells with too few survivors: exact search for those rows, so a short list
+        # always means "no more survivors exist" (the repair loop relies on it)
+        short = (I >= 0).sum(axis=1) < min(k, int(self.alive.sum()) - 1)
+        if short.any():
+            I[short] = self._search_exact(nodes[short])
+        return I
+
+    def _search_exact(self, nodes: np.ndarray) -> np.ndarray:
+        """k nearest survivors by brute force over the survivors, in blocks."""
         X, k = self.X, self.k
         if self.x_sq is None:
             self.x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(np.float32)
@@ -115,14 +166,7 @@ class _Lists:
             part = np.argpartition(all_d, kk, axis=1)[:, :k] if all_d.shape[1] > k else np.argsort(all_d, axis=1)[:, :k]
             best_d = np.take_along_axis(all_d, part, 1)
             best_i = np.take_along_axis(all_i, part, 1)
-        best_i = np.where(np.isfinite(best_d), best_i, -1)
-        d = exact_row_distances(X, nodes, best_i)
-        cols, dist = _sort_rows(best_i, d)
-        self.nbr[nodes] = cols
-        self.dist[nodes] = dist
-        self.ptr[nodes] = 0
-        self.repairs += m
-        self.repair_batches += 1
+        return np.where(np.isfinite(best_d), best_i, -1)
 
 
 def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10, *, method: str = "auto",
@@ -159,16 +203,44 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
             pending.add(u)
             heapq.heappush(heap, (bound, -1, -1, u, -1))
 
-    def second(u: int) -> float:
-        """Distance from u to its second-nearest survivor (inf if there is none)."""
-        for attempt in range(2):
-            p = lists.first(u)
-            q = lists.next_after(u, p) if p >= 0 else -1
-            if q >= 0:
-                return float(lists.dist[u, q])
-            if attempt == 0:
-                lists.repair(np.asarray([u]))
-        return float("inf")
+    def second(u: int) -> tuple[float, bool]:
+        """Distance from u to its second-nearest survivor (inf if none) and whether it is
+        exact; when u's list has run out it is only a lower bound (its last distance)."""
+        p = lists.first(u)
+        q = lists.next_after(u, p) if p >= 0 else -1
+        if q >= 0:
+            return float(lists.dist[u, q]), True
+        finite = lists.dist[u][np.isfinite(lists.dist[u])]
+        if lists.nbr[u, -1] < 0:  # a padded list held every other sample that existed when it was filled
+            return float("inf"), True
+        return (float(finite[-1]) if finite.size else 0.0), False
+
+    def second_exact(u: int) -> float:
+        d, exact = second(u)
+        if exact:
+            return d
+        batch = np.fromiter({u} | {v for v in pending if alive[v]}, np.int64)
+        pending.clear()
+        lists.repair(batch)
+        for v in batch:
+            if v != u:
+                push(int(v))
+        return second(u)[0]
+
+    def redundant(u: int, j: int) -> int:
+        """Which of the closest pair to drop: the one with the nearer second neighbour
+        (larger index on a tie). Lower bounds settle most cases without a repair."""
+        su, eu = second(u)
+        sj, ej = second(j)
+        if not (eu and ej):
+            if eu and su < sj:  # sj >= its bound > su
+                return u
+            if ej and sj < su:
+                return j
+            su, sj = second_exact(u), second_exact(j)
+        if su != sj:
+            return u if su < sj else j
+        return max(u, j)
 
     if free_alive > n_keep:
         for u in np.flatnonzero(~is_excl):
@@ -188,14 +260,7 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
         if not alive[j]:  # stale: u's nearest neighbour was removed since
             push(u)
             continue
-        if is_excl[j]:
-            drop = u
-        else:
-            su, sj = second(u), second(j)
-            if su != sj:
-                drop = u if su < sj else j
-            else:
-                drop = max(u, j)
+        drop = u if is_excl[j] else redundant(u, j)
         alive[drop] = False
         free_alive -= 1
         keep = j if drop == u else u
