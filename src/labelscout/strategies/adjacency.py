@@ -133,7 +133,14 @@ class _Lists:
             self.index, self.quantizer = index, quantizer
         bitmap = np.packbits(self.alive, bitorder="little")
         params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(N, faiss.swig_ptr(bitmap)), nprobe=IVF_NPROBE)
-        _, I = self.index.search(np.ascontiguousarray(X[nodes]), k + 1, params=params)
+        # a handful of queries costs less than waking the OpenMP team (which dominates on a busy machine)
+        threads = faiss.omp_get_max_threads()
+        if nodes.size < 64:
+            faiss.omp_set_num_threads(1)
+        try:
+            _, I = self.index.search(np.ascontiguousarray(X[nodes]), k + 1, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
         I = I.astype(np.int64)
         I[I == nodes[:, None]] = -1  # not its own neighbour
         keep = np.argsort(I < 0, axis=1, kind="stable")[:, :k]  # valid entries first
