@@ -195,6 +195,7 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
     else:
         nbr = np.full((N, 1), -1, np.int64)
     lists = _Lists(X, nbr, alive)
+    del nbr  # the lists hold an int32 copy
     free_alive = N - int(is_excl.sum())
     heap: list[tuple[float, int, int, int, int]] = []  # (distance, low end, high end, owner, neighbour)
     pending: set[int] = set()  # owners whose list is used up; their entry is a lower bound
