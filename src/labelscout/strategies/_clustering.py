@@ -61,8 +61,11 @@ def spectral_labels(X: np.ndarray, n_clusters: int, k: int = 10, seed: int = 0) 
     ok = cols >= 0
     A = sp.csr_matrix((np.ones(int(ok.sum())), (rows[ok], cols[ok])), shape=(n, n))
     A = ((A + A.T) > 0).astype(np.float64)
+    if n <= 2000:  # ARPACK cannot return as many eigenvectors as a tiny graph has nodes; dense eigh can
+        A = A.toarray()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "graph is not fully connected": components become clusters
+        warnings.filterwarnings("ignore", message="k >= N")  # tiny graphs: sklearn falls back to dense eigh itself
         labels = SpectralClustering(n_clusters, affinity="precomputed", random_state=seed,
                                     assign_labels="cluster_qr").fit_predict(A)
     return by_size(labels)
