@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: name -> (strategy, budget as a fraction of N or a count, params)
 CASES = {
-    "adjacency-keep90": ("adjacency", 0.9, {"k": 10}),
-    "adjacency-keep50": ("adjacency", 0.5, {"k": 10}),
     "typicality": ("typicality", 10_000, {"k": 20}),
     "typiclust": ("typiclust", 1_000, {"k": 20}),
     "divide-and-conquer": ("divide-and-conquer", 10_000, {"n_clusters": 100, "inner": "coreset"}),
+    "adjacency-keep90": ("adjacency", 0.9, {"k": 10}),
+    "adjacency-keep50": ("adjacency", 0.5, {"k": 10}),
 }
 
 
@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per case; a case over it is recorded as timed out")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -104,9 +105,14 @@ def main() -> None:
     results = []
     for case in args.cases:
         load = os.getloadavg()[0]
-        proc = subprocess.run([sys.executable, __file__, "--child", case, "--n", str(args.n), "--d", str(args.d)],
-                              env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
+        try:
+            proc = subprocess.run([sys.executable, __file__, "--child", case, "--n", str(args.n), "--d", str(args.d)],
+                                  env=env, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            proc = None
+        if proc is None:
+            row = {"case": case, "error": f"timed out after {args.timeout:.0f} s"}
+        elif proc.returncode != 0:
             row = {"case": case, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
         else:
             row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -114,11 +120,12 @@ def main() -> None:
         row["load1_after"] = round(os.getloadavg()[0], 2)
         results.append(row)
         print(json.dumps(row), flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"n": args.n, "d": args.d, "threads": args.threads, "cpus": os.cpu_count(), "machine": platform.processor() or
-                platform.machine(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-        args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+        if args.out:  # after every case, so a long run that is stopped keeps what it measured
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            meta = {"n": args.n, "d": args.d, "threads": args.threads, "cpus": os.cpu_count(),
+                    "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
