@@ -19,6 +19,9 @@ from .coreset import prepare_metric
 
 __all__ = ["TypicalitySelector", "knn_typicality"]
 
+#: below this many rows the kNN search runs single-threaded
+SMALL_POOL = 4096
+
 
 def knn_typicality(X: np.ndarray, k: int, *, method: str = "auto", seed: int = 0) -> np.ndarray:
     """Typicality of every row of X: 1 / mean L2 distance to its ``min(k, n-1)`` nearest other rows.
@@ -30,7 +33,19 @@ def knn_typicality(X: np.ndarray, k: int, *, method: str = "auto", seed: int = 0
     if n < 2:
         return np.zeros(n, dtype=np.float64)
     k_eff = min(int(k), n - 1)
-    graph = knn_graph(X, k_eff, method=method, seed=seed)
+    if n < SMALL_POOL:
+        # TypiClust calls this once per cluster: for small ones, waking faiss's OpenMP team
+        # costs more than the search itself (10 ms a call on a busy 2-core machine)
+        import faiss
+
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            graph = knn_graph(X, k_eff, method=method, seed=seed)
+        finally:
+            faiss.omp_set_num_threads(threads)
+    else:
+        graph = knn_graph(X, k_eff, method=method, seed=seed)
     mean = graph.distances.astype(np.float64).mean(axis=1)
     with np.errstate(divide="ignore"):
         return 1.0 / mean
