@@ -87,6 +87,19 @@ def child(case: str, n: int, d: int) -> dict:
             "peak_over_matrix": round(peak * 1024 / X.nbytes, 2), "n_selected": int(sel.n_selected_), **extra}
 
 
+def markdown(doc: dict) -> str:
+    rows = ["| case | budget | wall s | extra RSS MiB | extra / matrix | repairs (batches) | load1 before/after |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    for r in doc["results"]:
+        if "error" in r:
+            rows.append(f"| {r['case']} | | {r['error']} | | | | {r['load1_before']}/{r['load1_after']} |")
+            continue
+        rep = f"{r['n_repairs_']} ({r['n_repair_batches_']})" if "n_repairs_" in r else ""
+        rows.append(f"| {r['case']} | {r['budget']:,} | {r['wall_s']} | {r['extra_mib']} | {r['extra_over_matrix']}x | {rep} | "
+                    f"{r['load1_before']}/{r['load1_after']} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -95,8 +108,12 @@ def main() -> None:
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--timeout", type=float, default=900, help="seconds per case; a case over it is recorded as timed out")
+    ap.add_argument("--markdown", type=Path, default=None, help="print a results JSON as a markdown table and exit")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.n, args.d)))
         return
