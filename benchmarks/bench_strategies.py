@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--timeout", type=float, default=900, help="seconds per case; a case over it is recorded as timed out")
+    ap.add_argument("--timeout", type=float, default=420, help="seconds per case; a case over it is recorded as timed out")
     ap.add_argument("--markdown", type=Path, default=None, help="print a results JSON as a markdown table and exit")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
