@@ -34,7 +34,7 @@ from .sources.labels import resolve_labels
 from .sources.precomputed import load_precomputed
 from .space.cache import space_in_run, vectors_fingerprint
 from .space.transform import Space, resolve_space
-from .strategies import get_strategy
+from .strategies import STRATEGIES, get_strategy
 
 __all__ = ["select", "embed", "inspect", "report", "SelectResult", "InspectResult", "read_id_file"]
 
@@ -398,10 +398,11 @@ def select(
     # strategies work on the space's vectors, where L2 *is* the chosen geometry
     metric = "l2"
     params = dict(strategy_params or {})
-    if strategy in ("coreset",):
-        params.setdefault("metric", metric)
-    if strategy in ("coreset", "random"):
-        params.setdefault("seed", seed)
+    # --metric and --seed reach every strategy that has such a parameter, unless set explicitly
+    accepted = STRATEGIES[strategy]._param_names() if strategy in STRATEGIES else []
+    for name, value in (("metric", metric), ("seed", seed)):
+        if name in accepted:
+            params.setdefault(name, value)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
     dedupers = (make_detectors(["exact-duplicates", "near-duplicates"],

@@ -1,12 +1,14 @@
 """``labelscout select``: pick the samples worth labeling."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, List, Optional
 
 import typer
 
 from .. import api
+from ..bench.methods import parse_value
 from ..strategies import STRATEGIES
 from ._app import app
 from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
@@ -25,6 +27,9 @@ def select_command(
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Precomputed embeddings instead of SOURCE: an .npy array (with --ids) or a CSV / parquet table with an id column (Lightly's embeddings.csv works)."),
     ids: Optional[Path] = typer.Option(None, "--ids", help="Ids of the --embeddings .npy rows, one per line (default: ids.txt next to it)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed (first coreset centre, random picks)."),
+    param: List[str] = typer.Option([], "--param", "-p", metavar="KEY=VALUE", help=(
+        "Strategy parameter KEY=VALUE, repeatable, e.g. -s typiclust -p k=20. Numbers, true/false and none are "
+        "parsed; a value starting with { or [ is read as JSON, e.g. -s combine -p 'strategies={\"coreset\": 1, \"typicality\": 0.5}'.")),
     exclude: Optional[Path] = typer.Option(None, "--exclude", help="File of already-labeled ids (one per line, or a CSV with an id column); never picked, counted as covered."),
     labels: str = typer.Option("auto", "--labels", help="auto (class folders when present), folders, none, or a CSV file with id,label columns."),
     label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column name in the --labels CSV."),
@@ -56,7 +61,7 @@ def select_command(
     n_value: int | float | str = n
     result = api.select(
         source, n_value, out=out, strategy=strategy, metric=metric, space=space, space_dim=space_dim, embeddings=embeddings,
-        ids=ids, seed=seed, exclude=exclude, labels=labels,
+        ids=ids, seed=seed, strategy_params=_params(param), exclude=exclude, labels=labels,
         label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
         weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
         fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
@@ -66,3 +71,20 @@ def select_command(
     echo_result(result.summary())
     if report and not result.record.extra.get("report_error"):
         echo_result(f"Report -> {Path(out) / 'report.html'}")
+
+
+def _params(items: List[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` options as a dict of strategy parameters."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--param/-p")
+        if text.lstrip()[:1] in ("{", "["):
+            try:
+                out[key.strip()] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise typer.BadParameter(f"{key.strip()}: {text!r} is not valid JSON ({exc.msg})", param_hint="--param/-p") from None
+        else:
+            out[key.strip()] = parse_value(text)
+    return out

@@ -3,14 +3,24 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ._base import BaseSelector
+from .adjacency import AdjacencySelector
+from .balance import BalanceSelector
+from .combine import CombineSelector
 from .coreset import CoresetSelector
+from .divide_and_conquer import DivideAndConquerSelector
 from .random import RandomSelector
+from .similarity import SimilaritySelector
+from .typiclust import TypiClustSelector
+from .typicality import TypicalitySelector
 
-__all__ = ["BaseSelector", "CoresetSelector", "RandomSelector", "STRATEGIES", "get_strategy"]
+__all__ = ["BaseSelector", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
+           "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
+           "STRATEGIES", "get_strategy"]
 
 STRATEGIES: dict[str, type[BaseSelector]] = {
-    RandomSelector.name: RandomSelector,
-    CoresetSelector.name: CoresetSelector,
+    cls.name: cls
+    for cls in (RandomSelector, CoresetSelector, AdjacencySelector, DivideAndConquerSelector, TypicalitySelector,
+                TypiClustSelector, SimilaritySelector, BalanceSelector, CombineSelector)
 }
 
 
@@ -22,4 +32,9 @@ def get_strategy(name: str, **params) -> BaseSelector:
         raise ConfigError(
             f"The 'strategy' parameter must be one of {{{', '.join(repr(s) for s in sorted(STRATEGIES))}}}. Got {name!r} instead."
         ) from None
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise ConfigError(
+            f"Strategy {name!r} has no parameter {unknown[0]!r}; its parameters are {', '.join(sorted(cls._param_names()))}."
+        )
     return cls(**params)

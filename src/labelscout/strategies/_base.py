@@ -107,6 +107,7 @@ class BaseSelector:
         if labels is not None and len(labels) != n_samples:
             raise InputError(f"labels has {len(labels)} entries for {n_samples} samples; they must match.")
         n = resolve_n(self.n, n_samples, available=n_samples - excluded.size)
+        self._ids = ids  # for strategies whose parameters name samples by id (similarity queries)
         selected, scores, reasons = self._select(X, n, excluded, labels=labels)
         selected = np.asarray(selected, dtype=np.int64)
         self.selected_ = selected
