@@ -56,26 +56,13 @@ if [ -d "$RUN/ssl-model" ]; then
   EMB+=(--embedding "ssl=$RUN/emb-ssl/embeddings")
 fi
 
-# 3. methods: the baseline, farthest point in each space, the thesis's SSL+UMAP+FPS, and every other
-#    registered strategy that exists in this installation (others are listed and skipped)
-METHODS=$(python - "$RUN" <<'EOF'
-import sys
-from pathlib import Path
-from labelscout.strategies import STRATEGIES
-ssl = (Path(sys.argv[1]) / "emb-ssl" / "embeddings").is_dir()
-wanted = ["random", "coreset@raw", "coreset@norm", "coreset@umap"]
-wanted += ["coreset@raw/ssl", "coreset@umap/ssl"] if ssl else []
-# the other strategies run on the built-in embedding (each extra method row costs ~1.5 min of GPU)
-for names, spec in [(("typiclust", "typicality"), "{}"), (("divide_and_conquer", "divide-and-conquer", "dc"), "{}@umap"),
-                    (("adjacency",), "{}@umap:min_budget=5000")]:
-    found = [n for n in names if n in STRATEGIES]
-    if found:
-        wanted.append(spec.format(found[0]))
-    else:
-        print(f"no strategy named {' or '.join(names)} is registered here; skipped", file=sys.stderr)
-print(",".join(wanted))
-EOF
-)
+# 3. methods: the baseline, farthest point in each space, the thesis's SSL+UMAP+FPS, TypiClust
+#    (low budgets), divide-and-conquer and adjacency (large budgets only); each extra method row
+#    costs ~1.5 min of GPU
+METHODS="random,coreset@raw,coreset@norm,coreset@umap,typiclust,divide-and-conquer@umap,adjacency@umap:min_budget=5000"
+if [ -d "$RUN/emb-ssl/embeddings" ]; then
+  METHODS="$METHODS,coreset@raw/ssl,coreset@umap/ssl"
+fi
 METHODS="$METHODS${EXTRA_METHODS:+,$EXTRA_METHODS}"
 stamp "probe benchmark: $METHODS"
 labelscout bench probe --data "$CIFAR" --budgets "$BUDGETS" --methods "$METHODS" --repeats "$REPEATS" \
