@@ -1,0 +1,301 @@
+"""Exact greedy farthest-point sampling on the CPU with triangle-inequality pruning (numba).
+
+Every point keeps its nearest centre (its *group*) and the squared distance ``d`` to it;
+every group keeps its radius (largest ``d`` of its members). When centre ``g`` is added:
+
+* a whole group ``c`` is skipped when ``D(c, g) >= 2 r_c``: for each member x,
+  ``d(x, g) >= D(c, g) - d(x, c) >= r_c >= d(x, c)``, so no member can move to ``g``;
+* inside a visited group, a point is skipped when ``D(c, g) >= 2 d(x, c)`` (same argument);
+* the distance of the remaining points is accumulated with an early exit once it reaches
+  the point's current distance (partial sums of squares only grow).
+
+The next pick is the argmax over the group radii (O(k)), not over all N points. As k grows
+the groups shrink and the pruning gets sharper, so the cost per pick falls.
+
+Exactness: distances are summed in float64 in a fixed order (eight accumulators over the
+dimensions ``t % 8``, combined pairwise), the same order as the reference
+:mod:`labelscout.kernels._reference`, so both produce bit-identical distances and the
+same picks, ties included (lowest index wins). The pruning tests carry a 1e-9 relative
+margin, far above float64 rounding, so a skipped point can never be one the reference
+moves. ``fastmath`` stays off: reassociation would break the bit-identity.
+
+Layout: the members of every group are a contiguous segment of one index arena. A visit
+writes the members that stay and the ones that move to fresh segments at the arena's tail
+(so chunks of one large group can be processed in parallel without races); the arena is
+compacted when the tail runs out, which costs O(N) after at least N units of work.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+__all__ = ["fps_numba"]
+
+#: relative safety margin of the pruning tests (rounding in float64 is ~1e-15)
+_PRUNE = 1.0 + 1e-9
+#: points per parallel task inside one group
+_CHUNK = 2048
+
+
+@nb.njit(cache=True, inline="always")
+def _sqdist(a, b, bound):
+    """sum((a - b)^2) in float64, in the reference's order; may stop early once >= bound."""
+    D = a.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    t = 0
+    while t + 8 <= D:
+        e0 = np.float64(a[t]) - np.float64(b[t])
+        e1 = np.float64(a[t + 1]) - np.float64(b[t + 1])
+        e2 = np.float64(a[t + 2]) - np.float64(b[t + 2])
+        e3 = np.float64(a[t + 3]) - np.float64(b[t + 3])
+        e4 = np.float64(a[t + 4]) - np.float64(b[t + 4])
+        e5 = np.float64(a[t + 5]) - np.float64(b[t + 5])
+        e6 = np.float64(a[t + 6]) - np.float64(b[t + 6])
+        e7 = np.float64(a[t + 7]) - np.float64(b[t + 7])
+        a0 += e0 * e0
+        a1 += e1 * e1
+        a2 += e2 * e2
+        a3 += e3 * e3
+        a4 += e4 * e4
+        a5 += e5 * e5
+        a6 += e6 * e6
+        a7 += e7 * e7
+        t += 8
+        # check every 16 dimensions; a partial tree sum of non-negative terms never
+        # exceeds the final one (rounded addition is monotone), so stopping is exact
+        if (t & 15) == 0 and t < D:
+            if ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) >= bound:
+                return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    r = 0
+    while t < D:  # the remainder goes to accumulator t % 8 as in the reference
+        e = np.float64(a[t]) - np.float64(b[t])
+        if r == 0:
+            a0 += e * e
+        elif r == 1:
+            a1 += e * e
+        elif r == 2:
+            a2 += e * e
+        elif r == 3:
+            a3 += e * e
+        elif r == 4:
+            a4 += e * e
+        elif r == 5:
+            a5 += e * e
+        elif r == 6:
+            a6 += e * e
+        t += 1
+        r += 1
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+@nb.njit(parallel=True, cache=True)
+def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cover - compiled
+    N, D = X.shape
+    m = initial.shape[0]
+    G = m + n + 1  # group 0 is a virtual "no centre yet" group holding every point
+    picks = np.empty(n, np.int64)
+    dists = np.empty(n, np.float64)
+    d = np.empty(N, np.float64)
+    assign = np.zeros(N, np.int32)
+    cap = 3 * N
+    arena = np.empty(cap, np.int32)
+    scratch = np.empty(N, np.int32)
+    for i in nb.prange(N):
+        d[i] = np.inf
+        arena[i] = i
+    Cm = np.empty((G, D), np.float32)  # centre coordinates, contiguous for the D(c, g) pass
+    rad2 = np.full(G, -1.0)  # max d of the members that are not centres; -1 = none
+    rarg = np.zeros(G, np.int64)  # lowest index attaining rad2
+    gstart = np.zeros(G, np.int64)
+    glen = np.zeros(G, np.int64)
+    D2 = np.empty(G, np.float64)
+    newstart = np.zeros(G, np.int64)
+    glen[0] = N
+    rad2[0] = np.inf
+    ngroups = 1
+    tail = N
+    maxtasks = N // _CHUNK + G + 2
+    t_grp = np.empty(maxtasks, np.int64)
+    t_lo = np.empty(maxtasks, np.int64)
+    t_hi = np.empty(maxtasks, np.int64)
+    t_nst = np.empty(maxtasks, np.int64)
+    t_nmv = np.empty(maxtasks, np.int64)
+    t_bs = np.empty(maxtasks, np.float64)
+    t_as = np.empty(maxtasks, np.int64)
+    t_bm = np.empty(maxtasks, np.float64)
+    t_am = np.empty(maxtasks, np.int64)
+    t_sto = np.empty(maxtasks, np.int64)
+    t_mvo = np.empty(maxtasks, np.int64)
+    out = 0
+    radius2 = np.inf
+    finished = True
+    for step in range(m + n):
+        r = 0.0
+        # ---- choose the next centre p
+        if step < m:
+            p = np.int64(initial[step])
+        else:
+            if m == 0 and out == 0:
+                p = np.int64(first)
+                r = np.inf
+            else:
+                best = -np.inf
+                bi = N
+                for c in range(ngroups):
+                    v = rad2[c]
+                    if v > best or (v == best and rarg[c] < bi):
+                        best = v
+                        bi = rarg[c]
+                radius2 = best
+                if best < 0.0:  # every point is a centre
+                    finished = False
+                    break
+                r = np.sqrt(best)
+                if has_stop and r <= stop_radius:
+                    finished = False
+                    break
+                p = bi
+            picks[out] = p
+            dists[out] = r
+            out += 1
+        # ---- compact the arena when a full visit might not fit at the tail
+        if tail + N > cap:
+            off = 0
+            for c in range(ngroups):
+                newstart[c] = off
+                off += glen[c]
+            for cc in nb.prange(ngroups):
+                src, dst = gstart[cc], newstart[cc]
+                for qq in range(glen[cc]):
+                    scratch[dst + qq] = arena[src + qq]
+            for ii in nb.prange(N):
+                arena[ii] = scratch[ii]
+            for c in range(ngroups):
+                gstart[c] = newstart[c]
+            tail = N
+        # ---- insert p as the centre of new group g
+        g = ngroups
+        ngroups += 1
+        for u in range(D):
+            Cm[g, u] = X[p, u]
+        cold = assign[p]
+        d[p] = -1.0  # a centre: below every distance, never moves, never picked again
+        for c0 in nb.prange(g):
+            if c0 == 0 or rad2[c0] < 0.0:
+                D2[c0] = 0.0
+            else:  # a lower bound suffices: stop once the group is known to be skipped
+                D2[c0] = _sqdist(Cm[c0], Cm[g], 4.0 * rad2[c0] * _PRUNE)
+        nt = 0
+        for c in range(g):
+            L = glen[c]
+            if L == 0:
+                continue
+            if c != cold and not D2[c] < 4.0 * rad2[c] * _PRUNE:
+                continue  # no member can be closer to g than to c
+            s = gstart[c]
+            for lo in range(s, s + L, _CHUNK):
+                t_grp[nt] = c
+                t_lo[nt] = lo
+                t_hi[nt] = min(lo + _CHUNK, s + L)
+                nt += 1
+        # phase A: new distances, in parallel over chunks of the visited groups
+        for ta in nb.prange(nt):
+            a_bnd = D2[t_grp[ta]]
+            a_nst = 0
+            a_nmv = 0
+            a_bs = -np.inf
+            a_as = N
+            a_bm = -np.inf
+            a_am = N
+            for qa in range(t_lo[ta], t_hi[ta]):
+                ia = arena[qa]
+                a_di = d[ia]
+                a_moved = False
+                if a_bnd < 4.0 * a_di * _PRUNE:
+                    a_acc = _sqdist(X[ia], Cm[g], a_di)
+                    if a_acc < a_di:
+                        d[ia] = a_acc
+                        assign[ia] = g
+                        a_di = a_acc
+                        a_moved = True
+                if a_moved:
+                    a_nmv += 1
+                    if a_di > a_bm or (a_di == a_bm and ia < a_am):
+                        a_bm = a_di
+                        a_am = ia
+                else:
+                    a_nst += 1
+                    if a_di > a_bs or (a_di == a_bs and ia < a_as):
+                        a_bs = a_di
+                        a_as = ia
+            t_nst[ta] = a_nst
+            t_nmv[ta] = a_nmv
+            t_bs[ta] = a_bs
+            t_as[ta] = a_as
+            t_bm[ta] = a_bm
+            t_am[ta] = a_am
+        # phase B: new segments at the tail, group radii (serial, O(tasks))
+        nmove = 0
+        bm = -1.0
+        am = N
+        t = 0
+        while t < nt:
+            c = t_grp[t]
+            start = tail
+            off = 0
+            bs = -1.0
+            as_ = N
+            while t < nt and t_grp[t] == c:
+                t_sto[t] = start + off
+                off += t_nst[t]
+                t_mvo[t] = nmove
+                nmove += t_nmv[t]
+                if t_nst[t] > 0 and (t_bs[t] > bs or (t_bs[t] == bs and t_as[t] < as_)):
+                    bs = t_bs[t]
+                    as_ = t_as[t]
+                if t_nmv[t] > 0 and (t_bm[t] > bm or (t_bm[t] == bm and t_am[t] < am)):
+                    bm = t_bm[t]
+                    am = t_am[t]
+                t += 1
+            gstart[c] = start
+            glen[c] = off
+            rad2[c] = bs
+            rarg[c] = as_
+            tail += off
+        gstart[g] = tail
+        glen[g] = nmove
+        rad2[g] = bm
+        rarg[g] = am
+        tail += nmove
+        # phase C: scatter the members to their new segments
+        gs = gstart[g]
+        for tc in nb.prange(nt):
+            c_so = t_sto[tc]
+            c_mo = gs + t_mvo[tc]
+            for qc in range(t_lo[tc], t_hi[tc]):
+                ic = arena[qc]
+                if assign[ic] == g:  # only this step's movers belong to g
+                    arena[c_mo] = ic
+                    c_mo += 1
+                else:
+                    arena[c_so] = ic
+                    c_so += 1
+    if finished:
+        # the loop ran to the end: the covering radius after the last centre
+        radius2 = -1.0
+        for c in range(ngroups):
+            if rad2[c] > radius2:
+                radius2 = rad2[c]
+    return picks[:out], dists[:out], radius2
+
+
+def fps_numba(
+    X: np.ndarray, n: int, initial: np.ndarray, first: int, stop_radius: float | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Input already validated. Returns (picks, distances, covering radius after the picks)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.shape[0] >= 2**31 - 1:  # the arena holds int32 indices
+        raise ValueError("the numba kernel handles at most 2**31 - 2 points; use backend='torch'")
+    init = np.ascontiguousarray(initial, dtype=np.int64)
+    picks, dists, r2 = _fps_kernel(X, int(n), init, int(first), float(stop_radius or 0.0), stop_radius is not None)
+    return picks, dists, float(np.sqrt(r2)) if r2 > 0 else 0.0
