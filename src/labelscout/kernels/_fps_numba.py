@@ -19,10 +19,11 @@ same picks, ties included (lowest index wins). The pruning tests carry a 1e-9 re
 margin, far above float64 rounding, so a skipped point can never be one the reference
 moves. ``fastmath`` stays off: reassociation would break the bit-identity.
 
-Layout: the members of every group are a contiguous segment of one index arena. A visit
-writes the members that stay and the ones that move to fresh segments at the arena's tail
-(so chunks of one large group can be processed in parallel without races); the arena is
-compacted when the tail runs out, which costs O(N) after at least N units of work.
+Layout: the members of every group are a contiguous segment of one index arena, their
+distances beside them, so a visit reads the distances sequentially. A visit compacts the
+members that stay in place and appends the ones that move as the new group's segment at
+the arena's tail; a large group, visited in parallel chunks, is rewritten at the tail.
+The arena (2N slots) is compacted when the tail runs out: O(N) after at least N units of work.
 """
 from __future__ import annotations
 
@@ -35,23 +36,29 @@ __all__ = ["fps_numba"]
 _PRUNE = 1.0 + 1e-9
 #: points per parallel task inside one group
 _CHUNK = 2048
+#: fewest points (or 4x centres) a visit must touch before it runs in parallel
+_PARALLEL_MIN = 16384
 
 
 @nb.njit(cache=True, inline="always")
-def _sqdist(a, b, bound):
-    """sum((a - b)^2) in float64, in the reference's order; may stop early once >= bound."""
-    D = a.shape[0]
+def _sqdist(A, i, B, j, bound):
+    """sum((A[i] - B[j])^2) in float64, in the reference's order; may stop early once >= bound.
+
+    Takes the matrices and row numbers rather than row views: a view made inside a
+    parallel loop touches the parent's reference count, and the threads then fight over
+    that one cache line (measured 4x slower)."""
+    D = A.shape[1]
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     t = 0
     while t + 8 <= D:
-        e0 = np.float64(a[t]) - np.float64(b[t])
-        e1 = np.float64(a[t + 1]) - np.float64(b[t + 1])
-        e2 = np.float64(a[t + 2]) - np.float64(b[t + 2])
-        e3 = np.float64(a[t + 3]) - np.float64(b[t + 3])
-        e4 = np.float64(a[t + 4]) - np.float64(b[t + 4])
-        e5 = np.float64(a[t + 5]) - np.float64(b[t + 5])
-        e6 = np.float64(a[t + 6]) - np.float64(b[t + 6])
-        e7 = np.float64(a[t + 7]) - np.float64(b[t + 7])
+        e0 = np.float64(A[i, t]) - np.float64(B[j, t])
+        e1 = np.float64(A[i, t + 1]) - np.float64(B[j, t + 1])
+        e2 = np.float64(A[i, t + 2]) - np.float64(B[j, t + 2])
+        e3 = np.float64(A[i, t + 3]) - np.float64(B[j, t + 3])
+        e4 = np.float64(A[i, t + 4]) - np.float64(B[j, t + 4])
+        e5 = np.float64(A[i, t + 5]) - np.float64(B[j, t + 5])
+        e6 = np.float64(A[i, t + 6]) - np.float64(B[j, t + 6])
+        e7 = np.float64(A[i, t + 7]) - np.float64(B[j, t + 7])
         a0 += e0 * e0
         a1 += e1 * e1
         a2 += e2 * e2
@@ -68,7 +75,7 @@ def _sqdist(a, b, bound):
                 return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
     r = 0
     while t < D:  # the remainder goes to accumulator t % 8 as in the reference
-        e = np.float64(a[t]) - np.float64(b[t])
+        e = np.float64(A[i, t]) - np.float64(B[j, t])
         if r == 0:
             a0 += e * e
         elif r == 1:
@@ -88,6 +95,77 @@ def _sqdist(a, b, bound):
     return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
+@nb.njit(cache=True, inline="always")
+def _centre_gap(c, g, Cm, rad2, D2):
+    """D2[c]: squared distance of centre c to the new centre g, or a lower bound of it that
+    already shows the group is skipped (the sum stops early once it reaches 4 r_c^2)."""
+    if c == 0 or rad2[c] < 0.0:
+        D2[c] = 0.0  # the virtual group has no centre; a group of centres is never visited
+    else:
+        D2[c] = _sqdist(Cm, c, Cm, g, 4.0 * rad2[c] * _PRUNE)
+
+
+@nb.njit(cache=True, inline="always")
+def _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am):
+    """Phase A for one chunk of a visited group (see _fps_kernel)."""
+    N = X.shape[0]
+    a_bnd = D2[t_grp[ta]]
+    lo = t_lo[ta]
+    w = lo
+    a_nmv = 0
+    a_bs = -np.inf
+    a_as = N
+    a_bm = -np.inf
+    a_am = N
+    for qa in range(lo, t_hi[ta]):
+        ia = arena[qa]
+        a_di = ad[qa]
+        a_moved = False
+        if ia == p:
+            a_di = -1.0  # the new centre: below every distance, never picked again
+        elif a_bnd < 4.0 * a_di * _PRUNE:
+            a_acc = _sqdist(X, ia, Cm, g, a_di)
+            if a_acc < a_di:
+                a_di = a_acc
+                a_moved = True
+        if a_moved:
+            assign[ia] = g
+            mv[lo + a_nmv] = ia
+            mvd[lo + a_nmv] = a_di
+            a_nmv += 1
+            if a_di > a_bm or (a_di == a_bm and ia < a_am):
+                a_bm = a_di
+                a_am = ia
+        else:
+            arena[w] = ia
+            ad[w] = a_di
+            w += 1
+            if a_di > a_bs or (a_di == a_bs and ia < a_as):
+                a_bs = a_di
+                a_as = ia
+    t_nst[ta] = w - lo
+    t_nmv[ta] = a_nmv
+    t_bs[ta] = a_bs
+    t_as[ta] = a_as
+    t_bm[ta] = a_bm
+    t_am[ta] = a_am
+
+
+@nb.njit(cache=True, inline="always")
+def _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo):
+    """Phase C for one chunk (see _fps_kernel)."""
+    c_lo = t_lo[tc]
+    c_mo = gs + t_mvo[tc]
+    for qc in range(t_nmv[tc]):
+        arena[c_mo + qc] = mv[c_lo + qc]
+        ad[c_mo + qc] = mvd[c_lo + qc]
+    c_so = t_sto[tc]
+    if c_so >= 0:
+        for qc in range(t_nst[tc]):
+            arena[c_so + qc] = arena[c_lo + qc]
+            ad[c_so + qc] = ad[c_lo + qc]
+
+
 @nb.njit(parallel=True, cache=True)
 def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cover - compiled
     N, D = X.shape
@@ -95,14 +173,19 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     G = m + n + 1  # group 0 is a virtual "no centre yet" group holding every point
     picks = np.empty(n, np.int64)
     dists = np.empty(n, np.float64)
-    d = np.empty(N, np.float64)
-    assign = np.zeros(N, np.int32)
-    cap = 3 * N
+    assign = np.zeros(N, np.int32)  # group of every point (to find a new centre's group)
+    # the arena: members of every group as a contiguous segment, with their squared
+    # distance beside them (read sequentially, not gathered); -1 marks a centre
+    cap = 2 * N + _CHUNK
     arena = np.empty(cap, np.int32)
+    ad = np.empty(cap, np.float64)
+    mv = np.empty(cap, np.int32)  # movers of the task starting at position lo, at [lo, lo + nmv)
+    mvd = np.empty(cap, np.float64)
     scratch = np.empty(N, np.int32)
+    scratch_d = np.empty(N, np.float64)
     for i in nb.prange(N):
-        d[i] = np.inf
         arena[i] = i
+        ad[i] = np.inf
     Cm = np.empty((G, D), np.float32)  # centre coordinates, contiguous for the D(c, g) pass
     rad2 = np.full(G, -1.0)  # max d of the members that are not centres; -1 = none
     rarg = np.zeros(G, np.int64)  # lowest index attaining rad2
@@ -124,7 +207,7 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     t_as = np.empty(maxtasks, np.int64)
     t_bm = np.empty(maxtasks, np.float64)
     t_am = np.empty(maxtasks, np.int64)
-    t_sto = np.empty(maxtasks, np.int64)
+    t_sto = np.empty(maxtasks, np.int64)  # where a split group's stayers go (-1: stay put)
     t_mvo = np.empty(maxtasks, np.int64)
     out = 0
     radius2 = np.inf
@@ -168,8 +251,10 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
                 src, dst = gstart[cc], newstart[cc]
                 for qq in range(glen[cc]):
                     scratch[dst + qq] = arena[src + qq]
+                    scratch_d[dst + qq] = ad[src + qq]
             for ii in nb.prange(N):
                 arena[ii] = scratch[ii]
+                ad[ii] = scratch_d[ii]
             for c in range(ngroups):
                 gstart[c] = newstart[c]
             tail = N
@@ -179,12 +264,12 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
         for u in range(D):
             Cm[g, u] = X[p, u]
         cold = assign[p]
-        d[p] = -1.0  # a centre: below every distance, never moves, never picked again
-        for c0 in nb.prange(g):
-            if c0 == 0 or rad2[c0] < 0.0:
-                D2[c0] = 0.0
-            else:  # a lower bound suffices: stop once the group is known to be skipped
-                D2[c0] = _sqdist(Cm[c0], Cm[g], 4.0 * rad2[c0] * _PRUNE)
+        if g >= _PARALLEL_MIN // 4:
+            for c0 in nb.prange(g):
+                _centre_gap(c0, g, Cm, rad2, D2)
+        else:
+            for c0 in range(g):
+                _centre_gap(c0, g, Cm, rad2, D2)
         nt = 0
         for c in range(g):
             L = glen[c]
@@ -198,55 +283,34 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
                 t_lo[nt] = lo
                 t_hi[nt] = min(lo + _CHUNK, s + L)
                 nt += 1
-        # phase A: new distances, in parallel over chunks of the visited groups
-        for ta in nb.prange(nt):
-            a_bnd = D2[t_grp[ta]]
-            a_nst = 0
-            a_nmv = 0
-            a_bs = -np.inf
-            a_as = N
-            a_bm = -np.inf
-            a_am = N
-            for qa in range(t_lo[ta], t_hi[ta]):
-                ia = arena[qa]
-                a_di = d[ia]
-                a_moved = False
-                if a_bnd < 4.0 * a_di * _PRUNE:
-                    a_acc = _sqdist(X[ia], Cm[g], a_di)
-                    if a_acc < a_di:
-                        d[ia] = a_acc
-                        assign[ia] = g
-                        a_di = a_acc
-                        a_moved = True
-                if a_moved:
-                    a_nmv += 1
-                    if a_di > a_bm or (a_di == a_bm and ia < a_am):
-                        a_bm = a_di
-                        a_am = ia
-                else:
-                    a_nst += 1
-                    if a_di > a_bs or (a_di == a_bs and ia < a_as):
-                        a_bs = a_di
-                        a_as = ia
-            t_nst[ta] = a_nst
-            t_nmv[ta] = a_nmv
-            t_bs[ta] = a_bs
-            t_as[ta] = a_as
-            t_bm[ta] = a_bm
-            t_am[ta] = a_am
-        # phase B: new segments at the tail, group radii (serial, O(tasks))
+        # phase A, in parallel over chunks of the visited groups: new distances; the
+        # stayers are compacted to the front of the chunk in place (stable), the movers
+        # set aside in mv at the chunk's own positions
+        work = 0
+        for t in range(nt):
+            work += t_hi[t] - t_lo[t]
+        # a parallel region costs a barrier: worth it for big visits only (and on a loaded
+        # machine a barrier can wait a whole scheduler slice)
+        if work >= _PARALLEL_MIN:
+            for ta in nb.prange(nt):
+                _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
+        else:
+            for ta in range(nt):
+                _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
+        # phase B (serial, O(tasks)): group radii; a group visited in one chunk keeps its
+        # compacted segment, one split into chunks gets a fresh segment at the tail
         nmove = 0
         bm = -1.0
         am = N
         t = 0
         while t < nt:
             c = t_grp[t]
-            start = tail
+            t0 = t
             off = 0
             bs = -1.0
             as_ = N
             while t < nt and t_grp[t] == c:
-                t_sto[t] = start + off
+                t_sto[t] = off
                 off += t_nst[t]
                 t_mvo[t] = nmove
                 nmove += t_nmv[t]
@@ -257,29 +321,29 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
                     bm = t_bm[t]
                     am = t_am[t]
                 t += 1
-            gstart[c] = start
+            if t - t0 == 1:
+                t_sto[t0] = -1
+            else:
+                for tt in range(t0, t):
+                    t_sto[tt] += tail
+                gstart[c] = tail
+                tail += off
             glen[c] = off
             rad2[c] = bs
             rarg[c] = as_
-            tail += off
         gstart[g] = tail
         glen[g] = nmove
         rad2[g] = bm
         rarg[g] = am
         tail += nmove
-        # phase C: scatter the members to their new segments
+        # phase C: movers to the new group's segment, split groups' stayers to theirs
         gs = gstart[g]
-        for tc in nb.prange(nt):
-            c_so = t_sto[tc]
-            c_mo = gs + t_mvo[tc]
-            for qc in range(t_lo[tc], t_hi[tc]):
-                ic = arena[qc]
-                if assign[ic] == g:  # only this step's movers belong to g
-                    arena[c_mo] = ic
-                    c_mo += 1
-                else:
-                    arena[c_so] = ic
-                    c_so += 1
+        if work >= _PARALLEL_MIN:
+            for tc in nb.prange(nt):
+                _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
+        else:
+            for tc in range(nt):
+                _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
     if finished:
         # the loop ran to the end: the covering radius after the last centre
         radius2 = -1.0
