@@ -106,9 +106,10 @@ def _centre_gap(c, g, Cm, rad2, D2):
 
 
 @nb.njit(cache=True, inline="always")
-def _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am):
-    """Phase A for one chunk of a visited group (see _fps_kernel)."""
-    N = X.shape[0]
+def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am):
+    """Phase A for one chunk of a visited group (see _fps_kernel). Arena entries are rows
+    of Xs; ``order`` maps them to point indices, which break ties."""
+    N = Xs.shape[0]
     a_bnd = D2[t_grp[ta]]
     lo = t_lo[ta]
     w = lo
@@ -121,10 +122,10 @@ def _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t
         ia = arena[qa]
         a_di = ad[qa]
         a_moved = False
-        if ia == p:
+        if ia == prow:
             a_di = -1.0  # the new centre: below every distance, never picked again
         elif a_bnd < 4.0 * a_di * _PRUNE:
-            a_acc = _sqdist(X, ia, Cm, g, a_di)
+            a_acc = _sqdist(Xs, ia, Cm, g, a_di)
             if a_acc < a_di:
                 a_di = a_acc
                 a_moved = True
@@ -133,16 +134,16 @@ def _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t
             mv[lo + a_nmv] = ia
             mvd[lo + a_nmv] = a_di
             a_nmv += 1
-            if a_di > a_bm or (a_di == a_bm and ia < a_am):
+            if a_di > a_bm or (a_di == a_bm and order[ia] < a_am):
                 a_bm = a_di
-                a_am = ia
+                a_am = order[ia]
         else:
             arena[w] = ia
             ad[w] = a_di
             w += 1
-            if a_di > a_bs or (a_di == a_bs and ia < a_as):
+            if a_di > a_bs or (a_di == a_bs and order[ia] < a_as):
                 a_bs = a_di
-                a_as = ia
+                a_as = order[ia]
     t_nst[ta] = w - lo
     t_nmv[ta] = a_nmv
     t_bs[ta] = a_bs
@@ -173,7 +174,7 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     G = m + n + 1  # group 0 is a virtual "no centre yet" group holding every point
     picks = np.empty(n, np.int64)
     dists = np.empty(n, np.float64)
-    assign = np.zeros(N, np.int32)  # group of every point (to find a new centre's group)
+    assign = np.zeros(N, np.int32)  # group of every row of Xs (to find a new centre's group)
     # the arena: members of every group as a contiguous segment, with their squared
     # distance beside them (read sequentially, not gathered); -1 marks a centre
     cap = 2 * N + _CHUNK
@@ -183,9 +184,20 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     mvd = np.empty(cap, np.float64)
     scratch = np.empty(N, np.int32)
     scratch_d = np.empty(N, np.float64)
+    # a working copy of X whose rows are re-ordered group by group now and then, so a
+    # visit reads nearby memory instead of gathering rows from all over X
+    Xs = X.copy()
+    order = np.empty(N, np.int32)  # point index of every row of Xs
+    rowof = np.empty(N, np.int32)  # row of Xs of every point
+    tmp_i = np.empty(N, np.int32)
+    done = np.zeros(N, np.bool_)
+    row = np.empty(D, np.float32)
+    next_perm = 16
     for i in nb.prange(N):
         arena[i] = i
         ad[i] = np.inf
+        order[i] = i
+        rowof[i] = i
     Cm = np.empty((G, D), np.float32)  # centre coordinates, contiguous for the D(c, g) pass
     rad2 = np.full(G, -1.0)  # max d of the members that are not centres; -1 = none
     rarg = np.zeros(G, np.int64)  # lowest index attaining rad2
@@ -242,7 +254,7 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             dists[out] = r
             out += 1
         # ---- compact the arena when a full visit might not fit at the tail
-        if tail + N > cap:
+        if tail + N > cap or step >= next_perm:
             off = 0
             for c in range(ngroups):
                 newstart[c] = off
@@ -258,12 +270,45 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             for c in range(ngroups):
                 gstart[c] = newstart[c]
             tail = N
+            if step >= next_perm:
+                # re-order Xs so that row q holds the point at arena position q: follow the
+                # cycles of the permutation, one row in hand (no second copy of X)
+                next_perm *= 2
+                for q0 in range(N):
+                    done[q0] = False
+                for q0 in range(N):
+                    if done[q0] or arena[q0] == q0:
+                        continue
+                    for u in range(D):
+                        row[u] = Xs[q0, u]
+                    q = q0
+                    while True:
+                        done[q] = True
+                        src = arena[q]
+                        if src == q0:
+                            for u in range(D):
+                                Xs[q, u] = row[u]
+                            break
+                        for u in range(D):
+                            Xs[q, u] = Xs[src, u]
+                        q = src
+                for q in range(N):
+                    tmp_i[q] = order[arena[q]]
+                for q in range(N):
+                    order[q] = tmp_i[q]
+                    rowof[tmp_i[q]] = q
+                for q in range(N):
+                    tmp_i[q] = assign[arena[q]]
+                for q in range(N):
+                    assign[q] = tmp_i[q]
+                    arena[q] = q
         # ---- insert p as the centre of new group g
         g = ngroups
         ngroups += 1
         for u in range(D):
             Cm[g, u] = X[p, u]
-        cold = assign[p]
+        prow = rowof[p]
+        cold = assign[prow]
         if g >= _PARALLEL_MIN // 4:
             for c0 in nb.prange(g):
                 _centre_gap(c0, g, Cm, rad2, D2)
@@ -293,10 +338,10 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
         # machine a barrier can wait a whole scheduler slice)
         if work >= _PARALLEL_MIN:
             for ta in nb.prange(nt):
-                _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
+                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
         else:
             for ta in range(nt):
-                _visit_chunk(ta, X, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
+                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
         # phase B (serial, O(tasks)): group radii; a group visited in one chunk keeps its
         # compacted segment, one split into chunks gets a fresh segment at the tail
         nmove = 0
