@@ -217,6 +217,18 @@ def test_numba_pruning_matches_reference_on_many_picks():
     np.testing.assert_array_equal(d, ref_d)
 
 
+@pytest.mark.parametrize("kind", ["gauss", "clustered"])
+def test_numba_dense_visits_match_reference(kind):
+    """N above the parallel threshold: the first picks visit most points and go through the
+    BLAS pre-filter (x.c in float32 with a rounding bound); the result must not change."""
+    X = _data(kind, 20000, 8, seed=9)
+    ref_p, ref_d = farthest_point_sampling_reference(X, 60, initial=[5, 7000])
+    p, d, r = _run(X, 60, "numba", initial=[5, 7000])
+    np.testing.assert_array_equal(p, ref_p)
+    np.testing.assert_array_equal(d, ref_d)
+    assert r == pytest.approx(covering_radius_reference(X, np.concatenate([[5, 7000], p])), rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs,error,match",
     [

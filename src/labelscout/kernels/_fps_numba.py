@@ -106,7 +106,7 @@ def _centre_gap(c, g, Cm, rad2, D2):
 
 
 @nb.njit(cache=True, inline="always")
-def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am):
+def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk):
     """Phase A for one chunk of a visited group (see _fps_kernel). Arena entries are rows
     of Xs; ``order`` maps them to point indices, which break ties."""
     N = Xs.shape[0]
@@ -125,10 +125,16 @@ def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_g
         if ia == prow:
             a_di = -1.0  # the new centre: below every distance, never picked again
         elif a_bnd < 4.0 * a_di * _PRUNE:
-            a_acc = _sqdist(Xs, ia, Cm, g, a_di)
-            if a_acc < a_di:
-                a_di = a_acc
-                a_moved = True
+            # dense visits have x.c from one BLAS pass: |x|^2 - 2 x.c + |c|^2 minus its
+            # rounding bound settles most points without reading their row
+            if dense and (xsq[ia] - 2.0 * np.float64(dots[ia]) + csq
+                          - errk * (xsq[ia] + csq) - 1e-30) >= a_di:
+                pass
+            else:
+                a_acc = _sqdist(Xs, ia, Cm, g, a_di)
+                if a_acc < a_di:
+                    a_di = a_acc
+                    a_moved = True
         if a_moved:
             assign[ia] = g
             mv[lo + a_nmv] = ia
@@ -168,6 +174,15 @@ def _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
 
 
 @nb.njit(parallel=True, cache=True)
+def _row_sq_norms(A, out):
+    for i in nb.prange(A.shape[0]):
+        acc = 0.0
+        for u in range(A.shape[1]):
+            acc += np.float64(A[i, u]) * np.float64(A[i, u])
+        out[i] = acc
+
+
+@nb.njit(parallel=True, cache=True)
 def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cover - compiled
     N, D = X.shape
     m = initial.shape[0]
@@ -193,6 +208,15 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     done = np.zeros(N, np.bool_)
     row = np.empty(D, np.float32)
     next_perm = 16
+    # for dense visits: float64 |x|^2 of every row of Xs, the new centre, its x.c values
+    # (float32 BLAS) and the relative bound on the error of |x|^2 - 2 x.c + |c|^2:
+    # |fl(x.c) - x.c| <= D u |x||c| <= D u (|x|^2 + |c|^2) / 2 (u = 2^-24), doubled, and
+    # doubled again for room
+    xsq = np.empty(N, np.float64)
+    _row_sq_norms(Xs, xsq)
+    cvec = np.empty(D, np.float32)
+    dots0 = np.empty(1, np.float32)
+    errk = 4.0 * (D + 4) * 2.0**-24
     for i in nb.prange(N):
         arena[i] = i
         ad[i] = np.inf
@@ -302,6 +326,7 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
                 for q in range(N):
                     assign[q] = tmp_i[q]
                     arena[q] = q
+                _row_sq_norms(Xs, xsq)
         # ---- insert p as the centre of new group g
         g = ngroups
         ngroups += 1
@@ -334,14 +359,28 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
         work = 0
         for t in range(nt):
             work += t_hi[t] - t_lo[t]
+        # when pruning leaves most points to visit (few, wide groups: the first picks, or
+        # data where all distances are alike), one BLAS matrix-vector pass is the cheapest
+        # way to rule points out; the exact sum is then needed only near the boundary
+        dense = work * 4 >= N and N >= _PARALLEL_MIN
+        if dense:
+            for u in range(D):
+                cvec[u] = Cm[g, u]
+            dots = np.dot(Xs, cvec)
+            csq = 0.0
+            for u in range(D):
+                csq += np.float64(cvec[u]) * np.float64(cvec[u])
+        else:
+            dots = dots0
+            csq = 0.0
         # a parallel region costs a barrier: worth it for big visits only (and on a loaded
         # machine a barrier can wait a whole scheduler slice)
         if work >= _PARALLEL_MIN:
             for ta in nb.prange(nt):
-                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
+                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk)
         else:
             for ta in range(nt):
-                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am)
+                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk)
         # phase B (serial, O(tasks)): group radii; a group visited in one chunk keeps its
         # compacted segment, one split into chunks gets a fresh segment at the tail
         nmove = 0
