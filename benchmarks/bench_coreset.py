@@ -6,7 +6,7 @@ in k: when ``--baseline-k`` is below ``--k`` they run that many picks and the ti
 extrapolated linearly (reported as such). The numba kernel always runs the full k (its
 cost per pick falls as k grows, so a prefix would overstate it).
 
-Same output: the numba picks are compared with each other method's on their common prefix
+Same output: the first method's picks (numba by default) are compared with each other method's on their common prefix
 (ids equal up to the first near tie; float32 arithmetic may part there) and the covering
 radius of the common prefix is compared.
 
@@ -153,17 +153,19 @@ def main() -> None:
                     continue
             load = os.getloadavg()[0]
             with PeakRSS() as mem:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 picks, radius = run_method(name, X, k, first, args.device)
                 if name.startswith("torch") and args.device.startswith("cuda"):
                     torch.cuda.synchronize()
-                wall = time.perf_counter() - t0
-            row = {"k_run": int(k), "wall_s": round(wall, 3), "extrapolated": k < args.k,
-                   "wall_s_for_k": round(wall * args.k / k, 2), "load_avg_1min": load,
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            # cpu_s: CPU time of all this process's threads, the fairer figure on a shared machine
+            row = {"k_run": int(k), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "extrapolated": k < args.k,
+                   "wall_s_for_k": round(wall * args.k / k, 2), "cpu_s_for_k": round(cpu * args.k / k, 2),
+                   "load_avg_1min": load,
                    "peak_rss_gib": round(mem.peak / 2**30, 3),
                    "extra_rss_gib": round((mem.peak - mem.start) / 2**30, 3),
                    "x_gib": round(X.nbytes / 2**30, 3)}
-            if name == "numba":
+            if ref is None:  # the first method (numba by default) is the one the others are compared with
                 ref = picks
                 row["radius"] = radius
             else:
@@ -182,6 +184,7 @@ def main() -> None:
             for name, row in rows.items():
                 if name != "numba" and "wall_s_for_k" in row:
                     row["speedup_numba_vs_this"] = round(row["wall_s_for_k"] / rows["numba"]["wall_s"], 2)
+                    row["cpu_speedup_numba_vs_this"] = round(row["cpu_s_for_k"] / rows["numba"]["cpu_s"], 2)
         results["datasets"][kind] = rows
         del X
     results["load_avg_1min_after"] = os.getloadavg()[0]

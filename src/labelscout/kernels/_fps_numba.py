@@ -6,8 +6,11 @@ every group keeps its radius (largest ``d`` of its members). When centre ``g`` i
 * a whole group ``c`` is skipped when ``D(c, g) >= 2 r_c``: for each member x,
   ``d(x, g) >= D(c, g) - d(x, c) >= r_c >= d(x, c)``, so no member can move to ``g``;
 * inside a visited group, a point is skipped when ``D(c, g) >= 2 d(x, c)`` (same argument);
-* the distance of the remaining points is accumulated with an early exit once it reaches
-  the point's current distance (partial sums of squares only grow).
+* the remaining points are settled by ``|x|^2 - 2 x.c + |c|^2`` with ``x.c`` from float32
+  BLAS (one pass over all rows when most points are visited, a gathered tile otherwise)
+  minus a rigorous bound on its rounding error; only points within that bound of their
+  current distance get the exact sum, which stops early once it reaches that distance
+  (partial sums of squares only grow).
 
 The next pick is the argmax over the group radii (O(k)), not over all N points. As k grows
 the groups shrink and the pruning gets sharper, so the cost per pick falls.
@@ -22,8 +25,9 @@ moves. ``fastmath`` stays off: reassociation would break the bit-identity.
 Layout: the members of every group are a contiguous segment of one index arena, their
 distances beside them, so a visit reads the distances sequentially. A visit compacts the
 members that stay in place and appends the ones that move as the new group's segment at
-the arena's tail; a large group, visited in parallel chunks, is rewritten at the tail.
-The arena (2N slots) is compacted when the tail runs out: O(N) after at least N units of work.
+the arena's tail; a group visited in several chunks is rewritten at the tail. A working
+copy of X is re-ordered group by group whenever k doubles, so visits read nearby rows
+(memory: X plus that copy plus ~60 bytes per point). The arena (2N slots) is compacted when the tail runs out: O(N) after at least N units of work.
 """
 from __future__ import annotations
 
@@ -34,19 +38,20 @@ __all__ = ["fps_numba"]
 
 #: relative safety margin of the pruning tests (rounding in float64 is ~1e-15)
 _PRUNE = 1.0 + 1e-9
-#: points per parallel task inside one group
+#: points per task (the unit of a visit) inside one group
 _CHUNK = 2048
-#: fewest points (or 4x centres) a visit must touch before it runs in parallel
-_PARALLEL_MIN = 16384
+#: fewest points for the BLAS pass of dense visits (below, the exact loop is as cheap)
+_DENSE_MIN = 16384
+#: fewest rows a sparse visit of one chunk gathers for BLAS (below: the exact loop only)
+_GATHER_MIN = 32
 
 
 @nb.njit(cache=True, inline="always")
 def _sqdist(A, i, B, j, bound):
     """sum((A[i] - B[j])^2) in float64, in the reference's order; may stop early once >= bound.
 
-    Takes the matrices and row numbers rather than row views: a view made inside a
-    parallel loop touches the parent's reference count, and the threads then fight over
-    that one cache line (measured 4x slower)."""
+    Takes the matrices and row numbers rather than row views (a view costs a reference
+    count update of the parent per call)."""
     D = A.shape[1]
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     t = 0
@@ -106,7 +111,7 @@ def _centre_gap(c, g, Cm, rad2, D2):
 
 
 @nb.njit(cache=True, inline="always")
-def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk):
+def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk, cvec, cbuf, pdot):
     """Phase A for one chunk of a visited group (see _fps_kernel). Arena entries are rows
     of Xs; ``order`` maps them to point indices, which break ties."""
     N = Xs.shape[0]
@@ -118,6 +123,26 @@ def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_g
     a_as = N
     a_bm = -np.inf
     a_am = N
+    gathered = False
+    if not dense:
+        # sparse visit: gather the rows the triangle test leaves into a tile and get their
+        # x.c from BLAS (streaming copy + gemv beat a scalar float64 loop per row)
+        D = Xs.shape[1]
+        nc = 0
+        for qa in range(lo, t_hi[ta]):
+            if arena[qa] != prow and a_bnd < 4.0 * ad[qa] * _PRUNE:
+                cbuf[lo + nc] = qa
+                nc += 1
+        if nc >= _GATHER_MIN:
+            tile = np.empty((nc, D), np.float32)
+            for r in range(nc):
+                src = arena[cbuf[lo + r]]
+                for u in range(D):
+                    tile[r, u] = Xs[src, u]
+            pd = np.dot(tile, cvec)
+            for r in range(nc):
+                pdot[cbuf[lo + r]] = pd[r]
+            gathered = True
     for qa in range(lo, t_hi[ta]):
         ia = arena[qa]
         a_di = ad[qa]
@@ -125,10 +150,15 @@ def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_g
         if ia == prow:
             a_di = -1.0  # the new centre: below every distance, never picked again
         elif a_bnd < 4.0 * a_di * _PRUNE:
-            # dense visits have x.c from one BLAS pass: |x|^2 - 2 x.c + |c|^2 minus its
-            # rounding bound settles most points without reading their row
-            if dense and (xsq[ia] - 2.0 * np.float64(dots[ia]) + csq
-                          - errk * (xsq[ia] + csq) - 1e-30) >= a_di:
+            # x.c from BLAS (float32): |x|^2 - 2 x.c + |c|^2 minus its rounding bound
+            # settles most points; the exact sum is needed only near the boundary
+            if dense:
+                xc = np.float64(dots[ia])
+            elif gathered:
+                xc = np.float64(pdot[qa])
+            else:
+                xc = np.nan
+            if (dense or gathered) and (xsq[ia] - 2.0 * xc + csq - errk * (xsq[ia] + csq) - 1e-30) >= a_di:
                 pass
             else:
                 a_acc = _sqdist(Xs, ia, Cm, g, a_di)
@@ -173,16 +203,20 @@ def _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
             ad[c_so + qc] = ad[c_lo + qc]
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def _row_sq_norms(A, out):
-    for i in nb.prange(A.shape[0]):
+    for i in range(A.shape[0]):
         acc = 0.0
         for u in range(A.shape[1]):
             acc += np.float64(A[i, u]) * np.float64(A[i, u])
         out[i] = acc
 
 
-@nb.njit(parallel=True, cache=True)
+# serial on purpose: measured on the 2-core machine, the parallel build (prange chunks)
+# ran 2x slower per thread (the parfor lowering loses the tight loop's optimisations) and
+# 2-5x slower in wall time when other processes share the cores (a barrier per pick waits
+# for a descheduled thread). The dense passes still use every core through BLAS.
+@nb.njit(cache=True)
 def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cover - compiled
     N, D = X.shape
     m = initial.shape[0]
@@ -216,8 +250,10 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     _row_sq_norms(Xs, xsq)
     cvec = np.empty(D, np.float32)
     dots0 = np.empty(1, np.float32)
+    cbuf = np.empty(cap, np.int64)  # sparse visits: positions left by the triangle test
+    pdot = np.empty(cap, np.float32)  # ... and their x.c
     errk = 4.0 * (D + 4) * 2.0**-24
-    for i in nb.prange(N):
+    for i in range(N):
         arena[i] = i
         ad[i] = np.inf
         order[i] = i
@@ -283,12 +319,12 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             for c in range(ngroups):
                 newstart[c] = off
                 off += glen[c]
-            for cc in nb.prange(ngroups):
+            for cc in range(ngroups):
                 src, dst = gstart[cc], newstart[cc]
                 for qq in range(glen[cc]):
                     scratch[dst + qq] = arena[src + qq]
                     scratch_d[dst + qq] = ad[src + qq]
-            for ii in nb.prange(N):
+            for ii in range(N):
                 arena[ii] = scratch[ii]
                 ad[ii] = scratch_d[ii]
             for c in range(ngroups):
@@ -334,12 +370,8 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             Cm[g, u] = X[p, u]
         prow = rowof[p]
         cold = assign[prow]
-        if g >= _PARALLEL_MIN // 4:
-            for c0 in nb.prange(g):
-                _centre_gap(c0, g, Cm, rad2, D2)
-        else:
-            for c0 in range(g):
-                _centre_gap(c0, g, Cm, rad2, D2)
+        for c0 in range(g):
+            _centre_gap(c0, g, Cm, rad2, D2)
         nt = 0
         for c in range(g):
             L = glen[c]
@@ -353,7 +385,7 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
                 t_lo[nt] = lo
                 t_hi[nt] = min(lo + _CHUNK, s + L)
                 nt += 1
-        # phase A, in parallel over chunks of the visited groups: new distances; the
+        # phase A, chunk by chunk over the visited groups: new distances; the
         # stayers are compacted to the front of the chunk in place (stable), the movers
         # set aside in mv at the chunk's own positions
         work = 0
@@ -362,25 +394,18 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
         # when pruning leaves most points to visit (few, wide groups: the first picks, or
         # data where all distances are alike), one BLAS matrix-vector pass is the cheapest
         # way to rule points out; the exact sum is then needed only near the boundary
-        dense = work * 4 >= N and N >= _PARALLEL_MIN
+        dense = work * 4 >= N and N >= _DENSE_MIN
+        for u in range(D):
+            cvec[u] = Cm[g, u]
+        csq = 0.0
+        for u in range(D):
+            csq += np.float64(cvec[u]) * np.float64(cvec[u])
         if dense:
-            for u in range(D):
-                cvec[u] = Cm[g, u]
             dots = np.dot(Xs, cvec)
-            csq = 0.0
-            for u in range(D):
-                csq += np.float64(cvec[u]) * np.float64(cvec[u])
         else:
             dots = dots0
-            csq = 0.0
-        # a parallel region costs a barrier: worth it for big visits only (and on a loaded
-        # machine a barrier can wait a whole scheduler slice)
-        if work >= _PARALLEL_MIN:
-            for ta in nb.prange(nt):
-                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk)
-        else:
-            for ta in range(nt):
-                _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk)
+        for ta in range(nt):
+            _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk, cvec, cbuf, pdot)
         # phase B (serial, O(tasks)): group radii; a group visited in one chunk keeps its
         # compacted segment, one split into chunks gets a fresh segment at the tail
         nmove = 0
@@ -422,12 +447,8 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
         tail += nmove
         # phase C: movers to the new group's segment, split groups' stayers to theirs
         gs = gstart[g]
-        if work >= _PARALLEL_MIN:
-            for tc in nb.prange(nt):
-                _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
-        else:
-            for tc in range(nt):
-                _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
+        for tc in range(nt):
+            _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
     if finished:
         # the loop ran to the end: the covering radius after the last centre
         radius2 = -1.0
