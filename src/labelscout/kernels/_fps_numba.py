@@ -27,7 +27,7 @@ distances beside them, so a visit reads the distances sequentially. A visit comp
 members that stay in place and appends the ones that move as the new group's segment at
 the arena's tail; a group visited in several chunks is rewritten at the tail. A working
 copy of X is re-ordered group by group whenever k doubles, so visits read nearby rows
-(memory: X plus that copy plus ~60 bytes per point). The arena (2N slots) is compacted when the tail runs out: O(N) after at least N units of work.
+(memory: X plus that copy plus ~110 bytes per point). The arena (2N slots) is compacted when the tail runs out: O(N) after at least N units of work.
 """
 from __future__ import annotations
 
