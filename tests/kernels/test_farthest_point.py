@@ -175,7 +175,7 @@ def test_small_edge_cases(backend):
     p, d, r = _run(X, 0, backend)
     assert p.size == 0
     X = np.array([[0.0], [1.0], [3.0], [10.0]], np.float32)
-    p, d, r = _run(X, 4, backend, first=1)
+    p, d, r = _run(X, 4, backend, first=1, block=3)  # blocks that do not divide N
     assert p.tolist() == [1, 3, 2, 0]  # from 1: 10 is 9 away; then 3 (2 away) beats 0 (1 away)
     np.testing.assert_allclose(d[1:], [9.0, 2.0, 1.0], rtol=1e-6)
     p, d, r = _run(X, 2, backend, initial=[0, 3])
@@ -243,7 +243,7 @@ def test_numba_dense_visits_match_reference(kind):
         ({"backend": "numba", "device": "cuda"}, ConfigError, r"'device' parameter applies to backend='torch' only"),
         ({"backend": "numpy", "storage": "float16"}, ConfigError, r"'storage' parameter applies to backend='torch' only"),
         ({"storage": "int8"}, ConfigError, r"The 'storage' parameter must be one of \{'float32', 'float16'\}. Got 'int8'"),
-        ({"block": 0}, ConfigError, r"The 'block' parameter must be an int in the range \[1, inf\). Got 0"),
+        ({"block": 0}, ConfigError, r"The 'block' parameter must be an int in the range \[1, inf\) or None. Got 0"),
         ({"initial": [0, 10]}, InputError, r"initial holds indices outside \[0, 10\); got min 0 max 10"),
     ],
 )

@@ -57,7 +57,7 @@ def farthest_point_sampling(
     initial: np.ndarray | None = None,
     first: int = 0,
     stop_radius: float | None = None,
-    block: int = 65536,
+    block: int | None = None,
     backend: str = "auto",
     device: str = "auto",
     storage: str = "float32",
@@ -75,6 +75,8 @@ def farthest_point_sampling(
 
     ``backend``: "auto" (torch when CUDA is available, else numba), "numba", "torch" or
     "numpy". ``device`` and ``storage`` ("float32" / "float16") apply to torch only.
+    ``block``: rows per blockwise pass (numpy: 65536; torch: 4M, so a GPU pick is a few
+    kernel launches, not hundreds).
     """
     X, init, backend = _validate(X, n, initial, first, stop_radius, block, backend, device, storage)
     if backend == "numba":
@@ -84,9 +86,10 @@ def farthest_point_sampling(
     elif backend == "torch":
         from ._fps_torch import fps_torch
 
-        picks, dists, radius = fps_torch(X, n, init, first, stop_radius, device=device, storage=storage, block=block)
+        picks, dists, radius = fps_torch(X, n, init, first, stop_radius, device=device, storage=storage,
+                                         block=block or (1 << 22))
     else:
-        picks, dists, radius = _fps_numpy(X, n, init, first, stop_radius, block)
+        picks, dists, radius = _fps_numpy(X, n, init, first, stop_radius, block or 65536)
     return (picks, dists, radius) if return_radius else (picks, dists)
 
 
@@ -107,8 +110,8 @@ def _validate(X, n, initial, first, stop_radius, block, backend, device, storage
     if stop_radius is not None and (isinstance(stop_radius, bool) or not isinstance(stop_radius, numbers.Real)
                                     or not np.isfinite(stop_radius) or stop_radius < 0):
         raise ConfigError(f"The 'stop_radius' parameter must be a float in the range [0, inf) or None. Got {stop_radius!r} instead.")
-    if isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1:
-        raise ConfigError(f"The 'block' parameter must be an int in the range [1, inf). Got {block!r} instead.")
+    if block is not None and (isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1):
+        raise ConfigError(f"The 'block' parameter must be an int in the range [1, inf) or None. Got {block!r} instead.")
     if backend not in BACKENDS:
         raise ConfigError(f"The 'backend' parameter must be one of {{{', '.join(map(repr, BACKENDS))}}}. Got {backend!r} instead.")
     if storage not in STORAGE:
