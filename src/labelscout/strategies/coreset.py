@@ -11,8 +11,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import Interval, Options
-from ..kernels.farthest_point import farthest_point_sampling
+from .._validation import Instance, Interval, Options
+from ..kernels.farthest_point import BACKENDS, STORAGE, farthest_point_sampling, resolve_backend
 from ._base import BUDGET_CONSTRAINT, BaseSelector
 
 __all__ = ["CoresetSelector", "prepare_metric"]
@@ -38,13 +38,20 @@ class CoresetSelector(BaseSelector):
     seed : chooses the first centre when nothing is labeled yet.
     stop_radius : stop early when every sample lies within this distance of a pick
         ("don't label what is already covered"); the selection may then be shorter than n.
+    backend : "auto" (torch on a CUDA GPU, else numba), "numba" (exact, pruned CPU kernel),
+        "torch" or "numpy" (the vectorised baseline). See
+        :func:`labelscout.kernels.farthest_point_sampling`.
+    device : torch device for backend "torch" ("auto", "cpu", "cuda", "cuda:N").
+    storage : "float32" or "float16" (torch only: halves the bytes read per pick; the
+        distances are then those of the float16-rounded vectors).
 
     Attributes
     ----------
     selected_ : ndarray of shape (n_selected,), pool indices in pick order.
     scores_ : distance of each pick to its nearest earlier pick or labeled sample (the
         covering radius just before it was picked; ``inf`` for a first pick).
-    radius_ : covering radius after the last pick.
+    radius_ : covering radius after the last pick (``inf`` when nothing was picked or labeled).
+    backend_ : the backend that ran ("auto" resolved).
     """
 
     name = "coreset"
@@ -54,22 +61,39 @@ class CoresetSelector(BaseSelector):
         "metric": [Options({"l2", "cosine"})],
         "seed": [Interval(numbers.Integral, 0, None)],
         "stop_radius": [Interval(numbers.Real, 0, None), None],
+        "backend": [Options(BACKENDS)],
+        "device": [Instance(str)],
+        "storage": [Options(STORAGE)],
     }
 
-    def __init__(self, n: int | float | str = 1000, *, metric: str = "cosine", seed: int = 0, stop_radius: float | None = None):
+    def __init__(
+        self,
+        n: int | float | str = 1000,
+        *,
+        metric: str = "cosine",
+        seed: int = 0,
+        stop_radius: float | None = None,
+        backend: str = "auto",
+        device: str = "auto",
+        storage: str = "float32",
+    ):
         self.n = n
         self.metric = metric
         self.seed = seed
         self.stop_radius = stop_radius
+        self.backend = backend
+        self.device = device
+        self.storage = storage
 
     def _select(self, X, n, excluded, *, labels=None):
+        # combinations the kernel rejects (device with a CPU backend...) fail before any work
+        self.backend_ = resolve_backend(self.backend, self.device, self.storage)
         Xm = prepare_metric(X, self.metric)
         first = int(np.random.default_rng(self.seed).integers(X.shape[0]))
-        picks, dists = farthest_point_sampling(Xm, n, initial=excluded, first=first, stop_radius=self.stop_radius)
-        from ..kernels.farthest_point import min_sq_dist_to_centres
-
-        centres = np.concatenate([excluded, picks]) if excluded.size else picks
-        self.radius_ = float(np.sqrt(min_sq_dist_to_centres(Xm, Xm[centres]).max())) if centres.size else float("inf")
+        picks, dists, self.radius_ = farthest_point_sampling(
+            Xm, n, initial=excluded, first=first, stop_radius=self.stop_radius,
+            backend=self.backend_, device=self.device, storage=self.storage, return_radius=True,
+        )
         reasons = [
             f"first centre (seed={self.seed})" if not np.isfinite(d) else f"farthest from selected: d={d:.3g}" for d in dists
         ]
