@@ -120,3 +120,12 @@ def test_bad_inputs():
 def test_auto_is_exact_for_small_pools():
     X = clustered(100, 4, seed=0)
     assert knn_graph(X, 3).method == "exact"
+
+
+def test_auto_uses_ivf_above_the_exact_limit(monkeypatch):
+    import labelscout.space.knn as knn
+
+    monkeypatch.setattr(knn, "EXACT_LIMIT", 500)
+    X = clustered(2000, 8, seed=4)
+    g = knn.knn_graph(X, 5, recall_sample=200)
+    assert g.method == "ivf" and g.recall >= 0.95
