@@ -4,6 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 
+#: what a strategy cannot run without; a new strategy that needs more must say so here
+REQUIRED = {"similarity": {"query_ids": [0, 1]}}
+
+
 def check_selection(sel, n_pool: int, n: int, excluded=()) -> None:
     picks = sel.selected_
     assert picks.dtype == np.int64 and picks.ndim == 1

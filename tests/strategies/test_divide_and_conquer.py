@@ -129,3 +129,14 @@ def test_validation():
         DivideAndConquerSelector(2, within="hdbscan").fit(X)
     with pytest.raises(InputError, match="within='labels' needs labels"):
         DivideAndConquerSelector(2, within="labels").fit(X)
+
+
+def test_similarity_inside_clusters_takes_query_vectors():
+    X, blob = _blobs([40, 40], seed=3)
+    q = X[:1]
+    sel = DivideAndConquerSelector(6, inner="similarity", inner_params={"query_vectors": q}, within="labels", metric="l2")
+    sel.fit(X, labels=blob.tolist())
+    check_selection(sel, 80, 6)
+    assert sel.reasons_[0].startswith("similarity within label 0: nearest query vector 0 d=")
+    with pytest.raises(ConfigError, match="cannot hold 'query_ids'"):
+        DivideAndConquerSelector(6, inner="similarity", inner_params={"query_ids": [0]}).fit(X)

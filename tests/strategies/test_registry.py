@@ -11,10 +11,8 @@ from hypothesis import strategies as st
 from labelscout.errors import ConfigError
 from labelscout.strategies import STRATEGIES, get_strategy
 
-from _selection_contract import check_selection
+from _selection_contract import REQUIRED, check_selection
 
-#: what a strategy cannot run without; a new strategy that needs more must say so here
-REQUIRED = {"similarity": {"query_ids": [0, 1]}}
 #: pool samples a strategy may not pick besides the excluded ones
 BLOCKED = {"similarity": [0, 1]}
 

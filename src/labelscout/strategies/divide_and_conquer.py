@@ -110,6 +110,9 @@ class DivideAndConquerSelector(BaseSelector):
         if "n" in params:
             raise ConfigError("The 'inner_params' parameter of DivideAndConquerSelector must not set 'n': "
                               "each cluster's budget comes from the allocation.")
+        if params.get("query_ids") is not None:
+            raise ConfigError("The 'inner_params' parameter of DivideAndConquerSelector cannot hold 'query_ids': each "
+                              "cluster sees only its own samples. Pass the query as 'query_vectors' instead.")
         for name in ("metric", "seed"):
             if name in cls._param_names():
                 params.setdefault(name, getattr(self, name))
