@@ -22,6 +22,8 @@ bit-deterministic).
 """
 from __future__ import annotations
 
+import contextlib
+
 import copy
 import hashlib
 import logging
@@ -78,6 +80,20 @@ def _cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def _convolution_backend(device: torch.device, precision: str):
+    """oneDNN off for fp32 CPU training on CPUs without AVX-512.
+
+    torch 2.14.1's oneDNN picks ``jit_avx2_1x1_convolution_bwd_weights`` for the weight
+    gradient of the 1x1 shortcut convolutions there, and it corrupts the heap (seen on an
+    AVX2-only AMD EPYC VM: "double free or corruption" or a segfault in the first backward
+    pass; gdb shows that kernel). ATen's own convolution is used instead; AVX-512 machines,
+    bf16 and GPUs keep oneDNN / cuDNN.
+    """
+    if device.type == "cpu" and precision == "fp32" and not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        return torch.backends.mkldnn.flags(enabled=False)
+    return contextlib.nullcontext()
 
 
 def _resolve_precision(precision: str, device: torch.device) -> str:
@@ -371,7 +387,8 @@ class SSLTrainer:
         if device.type == "cpu" or self.threads is not None:
             torch.set_num_threads(self.threads or _default_threads())
         try:
-            return self._fit(data, out_dir, device, precision, pair_sampler)
+            with _convolution_backend(device, precision):
+                return self._fit(data, out_dir, device, precision, pair_sampler)
         finally:
             torch.set_num_threads(old_threads)
 
