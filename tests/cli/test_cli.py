@@ -10,6 +10,7 @@ import pytest
 import typer
 
 from labelscout.cli import app, main
+from _cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,16 +18,6 @@ REPO = Path(__file__).resolve().parents[2]
 def _commands():
     group = typer.main.get_group(app)
     return sorted(group.commands)
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_top_level_help_lists_commands(capsys):

@@ -9,21 +9,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from labelscout.cli import main
 from labelscout.results import Issues
+from _cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "cifar10-sample"
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -7,19 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from labelscout.cli import main
+from _cli import run_cli
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cifar10-sample"
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _select(tmp_path, small_model_dir, capsys, *args):

@@ -9,19 +9,9 @@ import numpy as np
 import pytest
 
 from labelscout import api
-from labelscout.cli import main
 from labelscout.errors import ConfigError
 from labelscout.strategies.coreset import CoresetSelector
-
-
-def run_cli(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from _cli import run_cli
 
 
 @pytest.fixture
