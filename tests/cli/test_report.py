@@ -1,17 +1,7 @@
 """`labelscout report` and select's --report/--no-report."""
 from __future__ import annotations
 
-from labelscout.cli import main
-
-
-def _run(args, capsys):
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from _cli import run_cli as _run
 
 
 def test_select_writes_the_report_unless_told_not_to(cifar_sample, small_model_dir, tmp_path, capsys):
