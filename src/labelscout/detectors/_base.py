@@ -46,6 +46,8 @@ class BaseDetector:
     requires_labels: ClassVar[bool] = False
     #: whether ``fit`` needs ``hashes`` (content hash per sample)
     requires_hashes: ClassVar[bool] = False
+    #: whether ``_fit`` takes its kNN graph from ``_knn_graph`` (the run's shared cache)
+    shares_knn_graph: ClassVar[bool] = False
     #: whether ``fit`` sets ``groups_`` (list of row arrays, representative first)
     finds_groups: ClassVar[bool] = False
 
@@ -67,12 +69,14 @@ class BaseDetector:
         validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
 
     def fit(self, embeddings: Any, *, ids: Sequence[str] | None = None, hashes: Sequence[str | None] | None = None,
-            labels: Sequence[Any] | None = None) -> "BaseDetector":
+            labels: Sequence[Any] | None = None, knn_cache: Any = None) -> "BaseDetector":
         """Find issues among ``embeddings`` of shape (n_samples, n_features).
 
         ``ids``: one sample id per row (default: the row numbers as strings).
         ``hashes``: content hash per row (None for a sample without one, e.g. a video frame).
         ``labels``: one label per row, for detectors that use them.
+        ``knn_cache``: a :class:`labelscout.space.knn.KnnCache` shared with the other
+        detectors of the run, so the pool's kNN graph is built once.
         """
         self._validate_params()
         X = check_embeddings(embeddings, ids=ids)
@@ -88,8 +92,20 @@ class BaseDetector:
                              hint="Embed files with labelscout (the embeddings sidecar keeps their content hashes).")
         if hashes is not None and len(hashes) != n:
             raise InputError(f"hashes has {len(hashes)} entries for {n} samples (embeddings shape {X.shape}); they must match.")
-        self._fit(X, ids, hashes=None if hashes is None else list(hashes), labels=labels)
+        self._knn_cache = knn_cache
+        try:
+            self._fit(X, ids, hashes=None if hashes is None else list(hashes), labels=labels)
+        finally:
+            del self._knn_cache  # run state, not a parameter or a result
         return self
+
+    def _knn_graph(self, Z: np.ndarray, k: int, method: str, key: str):
+        """The kNN graph of ``Z`` (vectors prepared as ``key`` says), from the run's shared
+        cache when there is one."""
+        from ..space.knn import knn_graph
+
+        cache = getattr(self, "_knn_cache", None)
+        return knn_graph(Z, k, method=method) if cache is None else cache.graph(key, Z, k, method=method)
 
     def _fit(self, X: np.ndarray, ids: list[str], *, hashes: list[str | None] | None, labels: Sequence[Any] | None) -> None:
         """Input already validated: set ``issues_`` and the detector's own results."""

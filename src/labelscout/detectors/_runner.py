@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from ..results import Issues
+from ..space.knn import KnnCache
 from . import get_detector
 from ._base import BaseDetector
 
@@ -44,6 +45,8 @@ def run_detectors(detectors: dict[str, BaseDetector], vectors: Any, ids: Sequenc
     """Fit each detector; return their issues concatenated, failures recorded as data."""
     parts: list[Issues] = []
     failures: list[dict[str, str]] = []
+    # one kNN graph per space for the whole run, wide enough for every detector's k
+    knn_cache = KnnCache(k_min=max((d.k for d in detectors.values() if d.shares_knn_graph), default=1))
     for name, det in detectors.items():
         if det.requires_hashes and hashes is None:
             failures.append({"detector": name, "error": "skipped: the embeddings carry no content hashes (precomputed vectors)"})
@@ -55,7 +58,8 @@ def run_detectors(detectors: dict[str, BaseDetector], vectors: Any, ids: Sequenc
             continue
         t0 = time.perf_counter()
         try:
-            det.fit(vectors, ids=ids, hashes=hashes, labels=labels)
+            shared = {"knn_cache": knn_cache} if det.shares_knn_graph else {}
+            det.fit(vectors, ids=ids, hashes=hashes, labels=labels, **shared)
         except Exception as exc:  # noqa: BLE001 - one failing detector must not lose the others' results
             failures.append({"detector": name, "error": f"{type(exc).__name__}: {exc}"})
             log.warning("detector %s failed: %s: %s", name, type(exc).__name__, exc)

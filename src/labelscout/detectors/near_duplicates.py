@@ -77,6 +77,7 @@ class NearDuplicateDetector(BaseDetector):
     """
 
     name: ClassVar[str] = "near-duplicates"
+    shares_knn_graph: ClassVar[bool] = True
     issue: ClassVar[str] = "near_duplicate"
     description: ClassVar[str] = "Groups of samples within a distance threshold (kNN graph, connected components); one representative per group is kept."
     finds_groups: ClassVar[bool] = True
@@ -98,12 +99,10 @@ class NearDuplicateDetector(BaseDetector):
         return 0.5 * np.square(chord, dtype=np.float64) if self.metric == "cosine" else chord.astype(np.float64)
 
     def _fit(self, X: np.ndarray, ids: list[str], *, hashes: Any, labels: Sequence[Any] | None) -> None:
-        from ..space.knn import knn_graph
-
         n = X.shape[0]
         Z = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(X, dtype=np.float32)
         if n >= 2:
-            g = knn_graph(Z, self.k, method=self.method)
+            g = self._knn_graph(Z, self.k, self.method, key=self.metric)
             D = self._distances(g.distances)  # (n, k)
             r, c = np.nonzero((g.indices >= 0) & (D <= self.threshold))
             cols, d = g.indices[r, c], D[r, c]

@@ -58,6 +58,7 @@ class OutlierDetector(BaseDetector):
     """
 
     name: ClassVar[str] = "outliers"
+    shares_knn_graph: ClassVar[bool] = True
     issue: ClassVar[str] = "outlier"
     description: ClassVar[str] = "Samples far from their nearest neighbours (mean kNN distance, ranked)."
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -77,14 +78,12 @@ class OutlierDetector(BaseDetector):
         self.method = method
 
     def _fit(self, X: np.ndarray, ids: list[str], *, hashes: Any, labels: Sequence[Any] | None) -> None:
-        from ..space.knn import knn_graph
-
         n = X.shape[0]
         if n < 2:  # a lone sample has no neighbours: nothing to compare it with
             knn_mean, nearest, nearest_d = np.zeros(n), np.full(n, -1, np.int64), np.full(n, np.nan)
         else:
             Z = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(X, dtype=np.float32)
-            g = knn_graph(Z, self.k, method=self.method)
+            g = self._knn_graph(Z, self.k, self.method, key=self.metric)
             valid = g.indices >= 0
             D = g.distances.astype(np.float64)
             if self.metric == "cosine":

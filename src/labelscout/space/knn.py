@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 
-__all__ = ["KnnGraph", "knn_graph", "measure_recall", "exact_neighbours", "EXACT_LIMIT", "METHODS"]
+__all__ = ["KnnGraph", "KnnCache", "knn_graph", "measure_recall", "exact_neighbours", "EXACT_LIMIT", "METHODS"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,34 @@ class KnnGraph:
         """What run.json records about the graph."""
         return {"method": self.method, "k": self.k, "params": self.params, "recall": self.recall,
                 "seconds": None if self.seconds is None else round(self.seconds, 4)}
+
+
+
+class KnnCache:
+    """kNN graphs of one pool, shared by the consumers of one run (``inspect``'s detectors).
+
+    The graph of a (space key, method) pair is built once, for the largest ``k`` asked so far
+    (at least ``k_min``, so the first request can already serve the later, larger ones), and
+    smaller requests get its first ``k`` columns: rows are sorted by distance, so those are
+    the k-nearest-neighbour graph. ``key`` names how the vectors were prepared (e.g. "cosine"
+    for unit rows): only requests on the same vectors may share a graph.
+    """
+
+    def __init__(self, k_min: int = 1):
+        self.k_min = k_min
+        self.built = 0  # graphs built, for tests and run records
+        self._graphs: dict[tuple[str, str], KnnGraph] = {}
+
+    def graph(self, key: str, X: np.ndarray, k: int, *, method: str = "auto") -> KnnGraph:
+        g = self._graphs.get((key, method))
+        if g is None or g.k < k:
+            g = knn_graph(X, max(k, self.k_min), method=method)
+            self._graphs[(key, method)] = g
+            self.built += 1
+        if g.k == k:
+            return g
+        # recall was measured (if at all) for the full width, not for this slice
+        return KnnGraph(g.indices[:, :k], g.distances[:, :k], g.method, dict(g.params), None, g.seconds)
 
 
 def _faiss():
