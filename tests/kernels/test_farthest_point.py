@@ -219,14 +219,76 @@ def test_numba_pruning_matches_reference_on_many_picks():
 
 @pytest.mark.parametrize("kind", ["gauss", "clustered"])
 def test_numba_dense_visits_match_reference(kind):
-    """N above the parallel threshold: the first picks visit most points and go through the
-    BLAS pre-filter (x.c in float32 with a rounding bound); the result must not change."""
+    """N above the flat-phase threshold: the first picks are parallel passes over all rows
+    that settle most points with the int8 bound; the result must not change."""
     X = _data(kind, 20000, 8, seed=9)
     ref_p, ref_d = farthest_point_sampling_reference(X, 60, initial=[5, 7000])
     p, d, r = _run(X, 60, "numba", initial=[5, 7000])
     np.testing.assert_array_equal(p, ref_p)
     np.testing.assert_array_equal(d, ref_d)
     assert r == pytest.approx(covering_radius_reference(X, np.concatenate([[5, 7000], p])), rel=1e-12)
+
+
+@pytest.mark.parametrize("with_initial", [False, True])
+def test_numba_flat_phase_hands_over_to_pruning_exactly(with_initial):
+    """Enough picks on N above the flat threshold for the groups to take over from the flat
+    passes (the arena is built mid-run, then compacted): same picks and distances."""
+    from labelscout.kernels import _fps_numba
+
+    X = _data("clustered", _fps_numba._FLAT_MIN + 3000, 8, seed=11)
+    initial = np.array([3, 4, 9000]) if with_initial else None
+    ref_p, ref_d = farthest_point_sampling_reference(X, 900, initial=initial, first=123)
+    p, d, r = _run(X, 900, "numba", initial=initial, first=123)
+    np.testing.assert_array_equal(p, ref_p)
+    np.testing.assert_array_equal(d, ref_d)
+    centres = p if initial is None else np.concatenate([initial, p])
+    assert r == pytest.approx(covering_radius_reference(X, centres), rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(D=st.sampled_from([1, 2, 7, 8, 64, 67]), exp=st.integers(-30, 14), offset=st.floats(-1e3, 1e3),
+       spread=st.floats(1e-6, 1.0), seed=st.integers(0, 2**16))
+def test_int8_bound_never_claims_more_than_the_exact_distance(D, exp, offset, spread, seed):
+    """The bound that lets the numba kernel skip a point: whenever it says d(x, c)^2 >= di,
+    the exact float64 distance (the reference's) must be >= di. Probed at di just above the
+    exact value, where a claim would be wrong, over magnitudes from 1e-30 to 1e14,
+    offsets and spreads (a row far from the origin quantises coarsely)."""
+    from labelscout.kernels._fps_numba import _qdist32, _quantize, _settled, _sqdist
+
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** exp
+    X = ((offset + spread * rng.standard_normal((40, D))) * scale).astype(np.float32)
+    X[:3] = X[3]  # duplicates: distance 0
+    X[5, : max(1, D // 2)] = 0.0
+    Q = np.empty(X.shape, np.int8)
+    qs, qe = np.empty(len(X), np.float32), np.empty(len(X), np.float32)
+    _quantize(X, Q, qs, qe)
+    errk = 4.0 * (D + 4) * 2.0**-24
+    for j in range(0, len(X), 7):
+        c = X[j].copy()
+        C = X[j:j + 1]
+        for i in range(len(X)):
+            exact = _sqdist(X, i, C, 0, np.inf)
+            above = np.nextafter(exact, np.inf)
+            assert not _settled(_qdist32(Q, i, qs[i], c), qe[i], above, errk), (i, j, exact)
+
+
+def test_numba_is_exact_with_huge_coordinates():
+    """Beyond the float32 range of the bound, the kernel switches it off: still bit-identical."""
+    X = _data("gauss", 300, 5, seed=2) * np.float32(1e20)
+    ref_p, ref_d = farthest_point_sampling_reference(X, 50)
+    p, d, _ = _run(X, 50, "numba")
+    np.testing.assert_array_equal(p, ref_p)
+    np.testing.assert_array_equal(d, ref_d)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_rows_are_reported(backend, bad):
+    X = _data("gauss", 30, 3, seed=0)
+    X[7, 1] = bad
+    with pytest.raises(InputError, match=r"1 row\(s\) with NaN or infinite values, e.g. rows \[7\]"):
+        _run(X, 5, backend)
 
 
 @pytest.mark.parametrize(

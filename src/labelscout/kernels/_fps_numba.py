@@ -1,4 +1,4 @@
-"""Exact greedy farthest-point sampling on the CPU with triangle-inequality pruning (numba).
+"""Exact greedy farthest-point sampling on the CPU with pruning (numba).
 
 Every point keeps its nearest centre (its *group*) and the squared distance ``d`` to it;
 every group keeps its radius (largest ``d`` of its members). When centre ``g`` is added:
@@ -6,28 +6,37 @@ every group keeps its radius (largest ``d`` of its members). When centre ``g`` i
 * a whole group ``c`` is skipped when ``D(c, g) >= 2 r_c``: for each member x,
   ``d(x, g) >= D(c, g) - d(x, c) >= r_c >= d(x, c)``, so no member can move to ``g``;
 * inside a visited group, a point is skipped when ``D(c, g) >= 2 d(x, c)`` (same argument);
-* the remaining points are settled by ``|x|^2 - 2 x.c + |c|^2`` with ``x.c`` from float32
-  BLAS (one pass over all rows when most points are visited, a gathered tile otherwise)
-  minus a rigorous bound on its rounding error; only points within that bound of their
-  current distance get the exact sum, which stops early once it reaches that distance
-  (partial sums of squares only grow).
+* the remaining points are settled by a lower bound of ``d(x, g)`` from an int8 copy of X
+  (a quarter of the bytes): row i is ``s_i q_i`` up to a stored error ``e_i``, so
+  ``|x - g| >= |s_i q_i - g| - e_i``, the first term summed in float32 (vectorised) with
+  its rounding bound taken off. Only points the bound does not settle (the movers, and
+  points near the boundary) read X for the exact sum, which stops early once it reaches
+  the current distance (partial sums of squares only grow).
 
-The next pick is the argmax over the group radii (O(k)), not over all N points. As k grows
-the groups shrink and the pruning gets sharper, so the cost per pick falls.
+The first picks make few, wide groups that prune little, while keeping them costs a pass
+of bookkeeping per pick; so large inputs start in a *flat* phase: one parallel pass over
+all rows per pick (bound, then exact where needed), which is bound by memory bandwidth
+and reads the int8 copy. Every few picks the group sizes and radii are computed; once the
+groups would visit less than 1/``_FLAT_LEAVE`` of the rows, the arena is built and
+pruning takes over. Then the next pick is the argmax over the group radii (O(k)), not
+over all N points; as k grows the groups shrink and the pruning gets sharper, so the cost
+per pick falls.
 
 Exactness: distances are summed in float64 in a fixed order (eight accumulators over the
 dimensions ``t % 8``, combined pairwise), the same order as the reference
 :mod:`labelscout.kernels._reference`, so both produce bit-identical distances and the
 same picks, ties included (lowest index wins). The pruning tests carry a 1e-9 relative
-margin, far above float64 rounding, so a skipped point can never be one the reference
-moves. ``fastmath`` stays off: reassociation would break the bit-identity.
+margin and the int8 bound four times its worst-case rounding, far above float64
+rounding, so a skipped point can never be one the reference moves. ``fastmath`` is on only
+in the float32 estimates, whose error bound holds in any summation order.
 
 Layout: the members of every group are a contiguous segment of one index arena, their
 distances beside them, so a visit reads the distances sequentially. A visit compacts the
 members that stay in place and appends the ones that move as the new group's segment at
-the arena's tail; a group visited in several chunks is rewritten at the tail. A working
-copy of X is re-ordered group by group whenever k doubles, so visits read nearby rows
-(memory: X plus that copy plus ~110 bytes per point). The arena (2N slots) is compacted when the tail runs out: O(N) after at least N units of work.
+the arena's tail; a group visited in several chunks is rewritten at the tail. The arena
+(2N slots) is compacted when the next visit might not fit: O(N) after at least N appended
+entries. Memory: the int8 copy (D + 8 bytes per point) plus ~100 bytes per point; X is
+only read.
 """
 from __future__ import annotations
 
@@ -40,10 +49,18 @@ __all__ = ["fps_numba"]
 _PRUNE = 1.0 + 1e-9
 #: points per task (the unit of a visit) inside one group
 _CHUNK = 2048
-#: fewest points for the BLAS pass of dense visits (below, the exact loop is as cheap)
+#: fewest points for the parallel all-rows pass of dense visits (below, one thread is as quick)
 _DENSE_MIN = 16384
-#: fewest rows a sparse visit of one chunk gathers for BLAS (below: the exact loop only)
-_GATHER_MIN = 32
+#: fewest points for the flat phase (below, groups are cheap from the first pick)
+_FLAT_MIN = 16384
+#: largest coordinate magnitude for the float32 distance bound (its squares must not overflow)
+_BOUND_LIMIT = 1e15
+#: chunks of the flat pass (enough for the threads to share the work evenly)
+_FLAT_CHUNKS = 256
+#: picks between two checks whether the groups would prune enough to leave the flat phase
+_FLAT_CHECK = 16
+#: leave the flat phase once the groups would visit less than 1/_FLAT_LEAVE of the rows
+_FLAT_LEAVE = 4
 
 
 @nb.njit(cache=True, inline="always")
@@ -100,6 +117,95 @@ def _sqdist(A, i, B, j, bound):
     return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
+@nb.njit(cache=True, parallel=True)
+def _quantize(X, Q, scale, err):
+    """Row i of X as ``scale[i] * Q[i]`` with Q in int8 (a quarter of the bytes), and
+    ``err[i]`` >= the distance of row i to the vector the flat pass actually uses: the
+    exact ``|x - s q|`` (float64, where s q is exact) plus the float32 rounding of each
+    product ``s q_t`` (at most u |s q_t| <= u 127 s), rounded up."""
+    N, D = X.shape
+    for i in nb.prange(N):
+        m = np.float32(0.0)
+        for t in range(D):
+            v = abs(X[i, t])
+            if v > m:
+                m = v
+        s = np.float32(m / np.float32(127.0))
+        acc = 0.0
+        for t in range(D):
+            q = 0
+            if s > 0:
+                q = int(np.rint(X[i, t] / s))
+                q = min(127, max(-127, q))
+            Q[i, t] = q
+            e = np.float64(X[i, t]) - np.float64(s) * q
+            acc += e * e
+        scale[i] = s
+        bound = np.sqrt(acc) + np.sqrt(np.float64(D)) * 127.0 * np.float64(s) * 2.0**-24
+        err[i] = np.float32(bound * (1.0 + 1e-6) + 1e-30)
+
+
+# not inline="always": numba would inline it at its own IR level, where the caller's flags
+# (no fastmath) apply and the loop stays scalar; LLVM inlines it and keeps these flags
+@nb.njit(cache=True, fastmath=True)
+def _qdist32(Q, i, s, c):
+    """sum((y - c)^2) in float32, vectorised, for y = s Q[i] as the products round; its
+    relative error is at most (D + 3) u (u = 2^-24) in any summation order, since every
+    term is non-negative and each is rounded at most three times."""
+    acc = np.float32(0.0)
+    for t in range(Q.shape[1]):
+        e = s * np.float32(Q[i, t]) - c[t]
+        acc += e * e
+    return acc
+
+
+@nb.njit(cache=True, inline="always")
+def _settled(S, e, di, errk):
+    """True when the int8 estimate S (see _qdist32) of a row with error e shows that the
+    row's exact squared distance to the new centre is at least di (it cannot move):
+    |x - c| >= |y - c| - e >= sqrt(S (1 - errk)) - e. The 1e-30 covers float32 underflow
+    (tiny differences square to subnormals or zero, where the relative bound fails)."""
+    lo = np.sqrt(max(np.float64(S) * (1.0 - errk) - 1e-30, 0.0)) - np.float64(e)
+    return lo > 0.0 and lo * lo * (1.0 - errk) >= di
+
+
+@nb.njit(cache=True, parallel=True)
+def _all_qdist32(Q, scale, c, out):
+    """_qdist32 of every row, on every core (the dense visits of the pruned phase)."""
+    for i in nb.prange(Q.shape[0]):
+        out[i] = _qdist32(Q, i, scale[i], c)
+
+
+@nb.njit(cache=True, parallel=True)
+def _flat_pass(X, Q, scale, err, cvec, Cm, g, mind, assign, errk, cbest, carg):
+    """One pick of the flat phase (see _fps_kernel), on every core. Every row gets a lower
+    bound of its distance to the new centre from its int8 copy (a quarter of the memory
+    traffic of X): ``|x - c| >= |y - c| - err`` for the vector y the estimate is of. Only
+    rows the bound does not settle read X for the exact float64 distance. (No triangle
+    test per row: while the groups are wide it rules out few rows, and its unpredictable
+    branch and gather cost more than the estimate it saves.) Per chunk: the largest
+    distance after the update and its row (the lowest among ties)."""
+    N = X.shape[0]
+    nch = cbest.shape[0]
+    size = (N + nch - 1) // nch
+    for ch in nb.prange(nch):
+        best = -np.inf
+        bi = N
+        for i in range(ch * size, min(N, (ch + 1) * size)):
+            di = mind[i]
+            if not _settled(_qdist32(Q, i, scale[i], cvec), err[i], di, errk):
+                acc = _sqdist(X, i, Cm, g, di)
+                if acc < di:
+                    di = acc
+                    mind[i] = acc
+                    assign[i] = g
+            if di > best:
+                best = di
+                bi = i
+        cbest[ch] = best
+        carg[ch] = bi
+
+
 @nb.njit(cache=True, inline="always")
 def _centre_gap(c, g, Cm, rad2, D2):
     """D2[c]: squared distance of centre c to the new centre g, or a lower bound of it that
@@ -111,10 +217,11 @@ def _centre_gap(c, g, Cm, rad2, D2):
 
 
 @nb.njit(cache=True, inline="always")
-def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk, cvec, cbuf, pdot):
+def _visit_chunk(ta, X, Q, qscale, qerr, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dnew, errk, cvec):
     """Phase A for one chunk of a visited group (see _fps_kernel). Arena entries are rows
-    of Xs; ``order`` maps them to point indices, which break ties."""
-    N = Xs.shape[0]
+    of X (point indices, which break ties). ``dense``: ``dnew`` holds the int8 estimate
+    of every row's distance to the new centre already."""
+    N = X.shape[0]
     a_bnd = D2[t_grp[ta]]
     lo = t_lo[ta]
     w = lo
@@ -123,45 +230,21 @@ def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_g
     a_as = N
     a_bm = -np.inf
     a_am = N
-    gathered = False
-    if not dense:
-        # sparse visit: gather the rows the triangle test leaves into a tile and get their
-        # x.c from BLAS (streaming copy + gemv beat a scalar float64 loop per row)
-        D = Xs.shape[1]
-        nc = 0
-        for qa in range(lo, t_hi[ta]):
-            if arena[qa] != prow and a_bnd < 4.0 * ad[qa] * _PRUNE:
-                cbuf[lo + nc] = qa
-                nc += 1
-        if nc >= _GATHER_MIN:
-            tile = np.empty((nc, D), np.float32)
-            for r in range(nc):
-                src = arena[cbuf[lo + r]]
-                for u in range(D):
-                    tile[r, u] = Xs[src, u]
-            pd = np.dot(tile, cvec)
-            for r in range(nc):
-                pdot[cbuf[lo + r]] = pd[r]
-            gathered = True
     for qa in range(lo, t_hi[ta]):
         ia = arena[qa]
         a_di = ad[qa]
         a_moved = False
-        if ia == prow:
+        if ia == p:
             a_di = -1.0  # the new centre: below every distance, never picked again
         elif a_bnd < 4.0 * a_di * _PRUNE:
-            # x.c from BLAS (float32): |x|^2 - 2 x.c + |c|^2 minus its rounding bound
-            # settles most points; the exact sum is needed only near the boundary
+            # the int8 bound settles most points; the exact float64 sum is needed only for
+            # movers and points near the boundary
             if dense:
-                xc = np.float64(dots[ia])
-            elif gathered:
-                xc = np.float64(pdot[qa])
+                est = dnew[ia]
             else:
-                xc = np.nan
-            if (dense or gathered) and (xsq[ia] - 2.0 * xc + csq - errk * (xsq[ia] + csq) - 1e-30) >= a_di:
-                pass
-            else:
-                a_acc = _sqdist(Xs, ia, Cm, g, a_di)
+                est = _qdist32(Q, ia, qscale[ia], cvec)
+            if not _settled(est, qerr[ia], a_di, errk):
+                a_acc = _sqdist(X, ia, Cm, g, a_di)
                 if a_acc < a_di:
                     a_di = a_acc
                     a_moved = True
@@ -170,16 +253,16 @@ def _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_g
             mv[lo + a_nmv] = ia
             mvd[lo + a_nmv] = a_di
             a_nmv += 1
-            if a_di > a_bm or (a_di == a_bm and order[ia] < a_am):
+            if a_di > a_bm or (a_di == a_bm and ia < a_am):
                 a_bm = a_di
-                a_am = order[ia]
+                a_am = ia
         else:
             arena[w] = ia
             ad[w] = a_di
             w += 1
-            if a_di > a_bs or (a_di == a_bs and order[ia] < a_as):
+            if a_di > a_bs or (a_di == a_bs and ia < a_as):
                 a_bs = a_di
-                a_as = order[ia]
+                a_as = ia
     t_nst[ta] = w - lo
     t_nmv[ta] = a_nmv
     t_bs[ta] = a_bs
@@ -203,27 +286,19 @@ def _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
             ad[c_so + qc] = ad[c_lo + qc]
 
 
+# the pruned phase is serial on purpose: measured on the 2-core machine, a parallel build
+# of it (prange chunks) ran 2x slower per thread (the parfor lowering loses the tight
+# loop's optimisations) and 2-5x slower in wall time when other processes share the cores
+# (a barrier per pick waits for a descheduled thread). The flat phase and the dense visits
+# are single passes over all rows, bound by memory bandwidth: those use every core.
 @nb.njit(cache=True)
-def _row_sq_norms(A, out):
-    for i in range(A.shape[0]):
-        acc = 0.0
-        for u in range(A.shape[1]):
-            acc += np.float64(A[i, u]) * np.float64(A[i, u])
-        out[i] = acc
-
-
-# serial on purpose: measured on the 2-core machine, the parallel build (prange chunks)
-# ran 2x slower per thread (the parfor lowering loses the tight loop's optimisations) and
-# 2-5x slower in wall time when other processes share the cores (a barrier per pick waits
-# for a descheduled thread). The dense passes still use every core through BLAS.
-@nb.njit(cache=True)
-def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cover - compiled
+def _fps_kernel(X, n, initial, first, stop_radius, has_stop, use_bound):  # pragma: no cover - compiled
     N, D = X.shape
     m = initial.shape[0]
     G = m + n + 1  # group 0 is a virtual "no centre yet" group holding every point
     picks = np.empty(n, np.int64)
     dists = np.empty(n, np.float64)
-    assign = np.zeros(N, np.int32)  # group of every row of Xs (to find a new centre's group)
+    assign = np.zeros(N, np.int32)  # group of every point (to find a new centre's group)
     # the arena: members of every group as a contiguous segment, with their squared
     # distance beside them (read sequentially, not gathered); -1 marks a centre
     cap = 2 * N + _CHUNK
@@ -233,31 +308,22 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     mvd = np.empty(cap, np.float64)
     scratch = np.empty(N, np.int32)
     scratch_d = np.empty(N, np.float64)
-    # a working copy of X whose rows are re-ordered group by group now and then, so a
-    # visit reads nearby memory instead of gathering rows from all over X
-    Xs = X.copy()
-    order = np.empty(N, np.int32)  # point index of every row of Xs
-    rowof = np.empty(N, np.int32)  # row of Xs of every point
-    tmp_i = np.empty(N, np.int32)
-    done = np.zeros(N, np.bool_)
-    row = np.empty(D, np.float32)
-    next_perm = 16
-    # for dense visits: float64 |x|^2 of every row of Xs, the new centre, its x.c values
-    # (float32 BLAS) and the relative bound on the error of |x|^2 - 2 x.c + |c|^2:
-    # |fl(x.c) - x.c| <= D u |x||c| <= D u (|x|^2 + |c|^2) / 2 (u = 2^-24), doubled, and
-    # doubled again for room
-    xsq = np.empty(N, np.float64)
-    _row_sq_norms(Xs, xsq)
+    # the int8 copy of X the distance bounds are computed from (see _quantize)
+    Q = np.empty((N, D), np.int8)
+    qscale = np.empty(N, np.float32)
+    qerr = np.empty(N, np.float32)
+    _quantize(X, Q, qscale, qerr)
+    # dense visits: the estimate of every row's distance to the new centre, from one
+    # parallel pass; errk: the relative rounding bound of an estimate (_qdist32), doubled
+    # twice for room
     cvec = np.empty(D, np.float32)
-    dots0 = np.empty(1, np.float32)
-    cbuf = np.empty(cap, np.int64)  # sparse visits: positions left by the triangle test
-    pdot = np.empty(cap, np.float32)  # ... and their x.c
+    dnew = np.empty(N if N >= _DENSE_MIN else 1, np.float32)
     errk = 4.0 * (D + 4) * 2.0**-24
+    if not use_bound:
+        errk = 2.0  # the bound then settles nothing (see fps_numba)
     for i in range(N):
         arena[i] = i
         ad[i] = np.inf
-        order[i] = i
-        rowof[i] = i
     Cm = np.empty((G, D), np.float32)  # centre coordinates, contiguous for the D(c, g) pass
     rad2 = np.full(G, -1.0)  # max d of the members that are not centres; -1 = none
     rarg = np.zeros(G, np.int64)  # lowest index attaining rad2
@@ -281,6 +347,13 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
     t_am = np.empty(maxtasks, np.int64)
     t_sto = np.empty(maxtasks, np.int64)  # where a split group's stayers go (-1: stay put)
     t_mvo = np.empty(maxtasks, np.int64)
+    # the flat phase (see the module docstring): ad[i] is row i's distance, assign[i] its
+    # group, until the groups would leave less than 1/_FLAT_LEAVE of the rows to visit
+    flat = N >= _FLAT_MIN
+    cbest = np.empty(_FLAT_CHUNKS, np.float64)
+    carg = np.empty(_FLAT_CHUNKS, np.int64)
+    fbest = np.inf  # the flat phase's largest distance and its row (the next pick)
+    fbi = N
     out = 0
     radius2 = np.inf
     finished = True
@@ -294,13 +367,16 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
                 p = np.int64(first)
                 r = np.inf
             else:
-                best = -np.inf
-                bi = N
-                for c in range(ngroups):
-                    v = rad2[c]
-                    if v > best or (v == best and rarg[c] < bi):
-                        best = v
-                        bi = rarg[c]
+                best = fbest
+                bi = fbi
+                if not flat:
+                    best = -np.inf
+                    bi = N
+                    for c in range(ngroups):
+                        v = rad2[c]
+                        if v > best or (v == best and rarg[c] < bi):
+                            best = v
+                            bi = rarg[c]
                 radius2 = best
                 if best < 0.0:  # every point is a centre
                     finished = False
@@ -313,8 +389,76 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             picks[out] = p
             dists[out] = r
             out += 1
-        # ---- compact the arena when a full visit might not fit at the tail
-        if tail + N > cap or step >= next_perm:
+        if flat:
+            g = ngroups
+            ngroups += 1
+            for u in range(D):
+                Cm[g, u] = X[p, u]
+                cvec[u] = Cm[g, u]
+            cold = assign[p]
+            ad[p] = -1.0  # the new centre: below every distance, never picked again
+            _flat_pass(X, Q, qscale, qerr, cvec, Cm, g, ad, assign, errk, cbest, carg)
+            fbest = -np.inf
+            fbi = N
+            for ch in range(_FLAT_CHUNKS):  # chunks in row order: the lowest row wins ties
+                if cbest[ch] > fbest:
+                    fbest = cbest[ch]
+                    fbi = carg[ch]
+            if (step + 1) % _FLAT_CHECK == 0 and step + 1 < m + n:
+                # group sizes and radii; would the groups have pruned this pick enough?
+                D2[0] = 0.0  # the virtual group has no centre (its rows are at inf)
+                for c0 in range(1, g):
+                    D2[c0] = _sqdist(Cm, c0, Cm, g, np.inf)
+                for c in range(ngroups):
+                    glen[c] = 0
+                    rad2[c] = -1.0
+                    rarg[c] = N
+                for i in range(N):
+                    c = assign[i]
+                    glen[c] += 1
+                    if ad[i] > rad2[c]:
+                        rad2[c] = ad[i]
+                        rarg[c] = i
+                work = 0
+                for c in range(g):
+                    if glen[c] > 0 and (c == cold or D2[c] < 4.0 * rad2[c] * _PRUNE):
+                        work += glen[c]
+                if work * _FLAT_LEAVE < N:
+                    # leave the flat phase: the arena, group by group (rows ascending within
+                    # a group)
+                    off = 0
+                    for c in range(ngroups):
+                        gstart[c] = off
+                        newstart[c] = off
+                        off += glen[c]
+                    for i in range(N):
+                        c = assign[i]
+                        q = newstart[c]
+                        scratch[q] = i
+                        scratch_d[q] = ad[i]
+                        newstart[c] = q + 1
+                    for q in range(N):
+                        arena[q] = scratch[q]
+                        ad[q] = scratch_d[q]
+                    tail = N
+                    flat = False
+            continue
+        # ---- insert p as the centre of new group g; find the groups it can take points from
+        g = ngroups
+        ngroups += 1
+        for u in range(D):
+            Cm[g, u] = X[p, u]
+        cold = assign[p]
+        for c0 in range(g):
+            _centre_gap(c0, g, Cm, rad2, D2)
+        work = 0
+        for c in range(g):
+            if glen[c] > 0 and (c == cold or D2[c] < 4.0 * rad2[c] * _PRUNE):
+                work += glen[c]
+        # ---- compact the arena when this visit might not fit at the tail (a visit appends
+        # at most its own size; after a compaction the tail has room for N, so compactions
+        # cost O(1) per appended entry)
+        if tail + work > cap:
             off = 0
             for c in range(ngroups):
                 newstart[c] = off
@@ -330,48 +474,6 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             for c in range(ngroups):
                 gstart[c] = newstart[c]
             tail = N
-            if step >= next_perm:
-                # re-order Xs so that row q holds the point at arena position q: follow the
-                # cycles of the permutation, one row in hand (no second copy of X)
-                next_perm *= 2
-                for q0 in range(N):
-                    done[q0] = False
-                for q0 in range(N):
-                    if done[q0] or arena[q0] == q0:
-                        continue
-                    for u in range(D):
-                        row[u] = Xs[q0, u]
-                    q = q0
-                    while True:
-                        done[q] = True
-                        src = arena[q]
-                        if src == q0:
-                            for u in range(D):
-                                Xs[q, u] = row[u]
-                            break
-                        for u in range(D):
-                            Xs[q, u] = Xs[src, u]
-                        q = src
-                for q in range(N):
-                    tmp_i[q] = order[arena[q]]
-                for q in range(N):
-                    order[q] = tmp_i[q]
-                    rowof[tmp_i[q]] = q
-                for q in range(N):
-                    tmp_i[q] = assign[arena[q]]
-                for q in range(N):
-                    assign[q] = tmp_i[q]
-                    arena[q] = q
-                _row_sq_norms(Xs, xsq)
-        # ---- insert p as the centre of new group g
-        g = ngroups
-        ngroups += 1
-        for u in range(D):
-            Cm[g, u] = X[p, u]
-        prow = rowof[p]
-        cold = assign[prow]
-        for c0 in range(g):
-            _centre_gap(c0, g, Cm, rad2, D2)
         nt = 0
         for c in range(g):
             L = glen[c]
@@ -388,24 +490,16 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
         # phase A, chunk by chunk over the visited groups: new distances; the
         # stayers are compacted to the front of the chunk in place (stable), the movers
         # set aside in mv at the chunk's own positions
-        work = 0
-        for t in range(nt):
-            work += t_hi[t] - t_lo[t]
         # when pruning leaves most points to visit (few, wide groups: the first picks, or
-        # data where all distances are alike), one BLAS matrix-vector pass is the cheapest
-        # way to rule points out; the exact sum is then needed only near the boundary
+        # data where all distances are alike), one parallel pass over all rows is quicker
+        # than estimating the visited ones one by one
         dense = work * 4 >= N and N >= _DENSE_MIN
         for u in range(D):
             cvec[u] = Cm[g, u]
-        csq = 0.0
-        for u in range(D):
-            csq += np.float64(cvec[u]) * np.float64(cvec[u])
         if dense:
-            dots = np.dot(Xs, cvec)
-        else:
-            dots = dots0
+            _all_qdist32(Q, qscale, cvec, dnew)
         for ta in range(nt):
-            _visit_chunk(ta, Xs, order, Cm, g, prow, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dots, xsq, csq, errk, cvec, cbuf, pdot)
+            _visit_chunk(ta, X, Q, qscale, qerr, Cm, g, p, D2, arena, ad, assign, mv, mvd, t_grp, t_lo, t_hi, t_nst, t_nmv, t_bs, t_as, t_bm, t_am, dense, dnew, errk, cvec)
         # phase B (serial, O(tasks)): group radii; a group visited in one chunk keeps its
         # compacted segment, one split into chunks gets a fresh segment at the tail
         nmove = 0
@@ -451,10 +545,13 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop):  # pragma: no cove
             _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
     if finished:
         # the loop ran to the end: the covering radius after the last centre
-        radius2 = -1.0
-        for c in range(ngroups):
-            if rad2[c] > radius2:
-                radius2 = rad2[c]
+        if flat:
+            radius2 = fbest
+        else:
+            radius2 = -1.0
+            for c in range(ngroups):
+                if rad2[c] > radius2:
+                    radius2 = rad2[c]
     return picks[:out], dists[:out], radius2
 
 
@@ -466,5 +563,9 @@ def fps_numba(
     if X.shape[0] >= 2**31 - 1:  # the arena holds int32 indices
         raise ValueError("the numba kernel handles at most 2**31 - 2 points; use backend='torch'")
     init = np.ascontiguousarray(initial, dtype=np.int64)
-    picks, dists, r2 = _fps_kernel(X, int(n), init, int(first), float(stop_radius or 0.0), stop_radius is not None)
+    # float32 sums of squares overflow beyond ~1e17 per coordinate: there the int8 bound
+    # is switched off and every visited point gets the exact float64 sum (slower, same result)
+    use_bound = bool(max(float(X.max()), -float(X.min())) < _BOUND_LIMIT)
+    picks, dists, r2 = _fps_kernel(X, int(n), init, int(first), float(stop_radius or 0.0), stop_radius is not None,
+                                   use_bound)
     return picks, dists, float(np.sqrt(r2)) if r2 > 0 else 0.0

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from .._validation import nonfinite_rows
 
 __all__ = ["farthest_point_sampling", "min_sq_dist_to_centres", "BACKENDS"]
 
@@ -98,6 +99,11 @@ def _validate(X, n, initial, first, stop_radius, block, backend, device, storage
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(f"X must be a non-empty 2-D array of shape (n_samples, n_features); got shape {X.shape}.")
     N = X.shape[0]
+    bad = nonfinite_rows(X)
+    if bad.size:
+        raise InputError(f"X (shape {X.shape}) has {bad.size} row(s) with NaN or infinite values, e.g. rows "
+                         f"{bad[:5].tolist()}; distances to them are undefined.",
+                         hint="Drop or re-embed those samples first.")
     init = np.empty(0, np.int64) if initial is None else np.asarray(initial, dtype=np.int64).reshape(-1)
     if init.size and (init.min() < 0 or init.max() >= N):
         raise InputError(f"initial holds indices outside [0, {N}); got min {init.min()} max {init.max()}.")
