@@ -249,11 +249,12 @@ def test_numba_flat_phase_hands_over_to_pruning_exactly(with_initial):
 @given(D=st.sampled_from([1, 2, 7, 8, 64, 67]), exp=st.integers(-30, 14), offset=st.floats(-1e3, 1e3),
        spread=st.floats(1e-6, 1.0), seed=st.integers(0, 2**16))
 def test_int8_bound_never_claims_more_than_the_exact_distance(D, exp, offset, spread, seed):
-    """The bound that lets the numba kernel skip a point: whenever it says d(x, c)^2 >= di,
+    """The bound that lets the numba kernel skip a point (both forms: _settled and the
+    flat phase's threshold): whenever it says d(x, c)^2 >= di,
     the exact float64 distance (the reference's) must be >= di. Probed at di just above the
     exact value, where a claim would be wrong, over magnitudes from 1e-30 to 1e14,
     offsets and spreads (a row far from the origin quantises coarsely)."""
-    from labelscout.kernels._fps_numba import _qdist32, _quantize, _settled, _sqdist
+    from labelscout.kernels._fps_numba import _flat_threshold, _qdist32, _quantize, _settled, _sqdist
 
     rng = np.random.default_rng(seed)
     scale = 10.0 ** exp
@@ -270,7 +271,10 @@ def test_int8_bound_never_claims_more_than_the_exact_distance(D, exp, offset, sp
         for i in range(len(X)):
             exact = _sqdist(X, i, C, 0, np.inf)
             above = np.nextafter(exact, np.inf)
-            assert not _settled(_qdist32(Q, i, qs[i], c), qe[i], above, errk), (i, j, exact)
+            est = _qdist32(Q, i, qs[i], c)
+            assert not _settled(est, qe[i], above, errk), (i, j, exact)
+            # the flat phase's form of the same bound: one float32 threshold per row
+            assert not est >= _flat_threshold(above, np.float64(qe[i]), errk), (i, j, exact)
 
 
 def test_numba_is_exact_with_huge_coordinates():

@@ -176,44 +176,80 @@ def _all_qdist32(Q, scale, c, out):
         out[i] = _qdist32(Q, i, scale[i], c)
 
 
+@nb.njit(cache=True)
+def _flat_threshold(di, e, errk):
+    """The float32 T with: estimate S >= T implies _settled(S, e, di, errk), i.e.
+    S >= ((e + sqrt(di / (1 - errk)))^2 + 1e-30) / (1 - errk), rounded up. -inf for a centre
+    (di < 0: always settled), inf for a row with no centre yet, NaN when the bound is off
+    (errk = 2); callers test ``not S >= T`` so NaN settles nothing."""
+    if di < 0.0:
+        return np.float32(-np.inf)
+    t = ((e + np.sqrt(di / (1.0 - errk))) ** 2 + 1e-30) / (1.0 - errk)
+    return np.float32(t * (1.0 + 1e-6))
+
+
 @nb.njit(cache=True, parallel=True)
-def _flat_pass(X, Q, scale, err, cvec, Cm, g, mind, assign, errk, cbest, carg):
-    """One pick of the flat phase (see _fps_kernel), on every core. Every row gets a lower
-    bound of its distance to the new centre from its int8 copy (a quarter of the memory
-    traffic of X): ``|x - c| >= |y - c| - err`` for the vector y the estimate is of. Only
-    rows the bound does not settle read X for the exact float64 distance. (No triangle
-    test per row: while the groups are wide it rules out few rows, and its unpredictable
-    branch and gather cost more than the estimate it saves.) Per chunk: the largest
-    distance after the update and its row (the lowest among ties)."""
+def _flat_pass(X, Q, scale, err, thr, cvec, Cm, g, mind, assign, errk, cbest, carg):
+    """One pick of the flat phase (see _fps_kernel), on every core. Every row gets an
+    estimate of its distance to the new centre from its int8 copy (a quarter of the memory
+    traffic of X) and compares it with its precomputed threshold ``thr`` (_flat_threshold:
+    the int8 bound in one float32 comparison). Only rows the bound does not settle read X
+    for the exact float64 distance; a row that moves gets a new threshold.
+
+    ``cbest`` / ``carg`` hold every chunk's largest distance and its row (the lowest among
+    ties) across picks: distances only fall, so a chunk's maximum changes only when the
+    row holding it changed (it moved, or it is the new centre, set to -1 before the pass),
+    and only then is the chunk rescanned. (No triangle test per row: while the groups are
+    wide it rules out few rows, and its branch and gather cost more than it saves.)"""
     N = X.shape[0]
     nch = cbest.shape[0]
     size = (N + nch - 1) // nch
     for ch in nb.prange(nch):
-        best = -np.inf
-        bi = N
-        for i in range(ch * size, min(N, (ch + 1) * size)):
-            di = mind[i]
-            if not _settled(_qdist32(Q, i, scale[i], cvec), err[i], di, errk):
+        lo = ch * size
+        hi = min(N, (ch + 1) * size)
+        if lo >= hi:
+            continue
+        for i in range(lo, hi):
+            S = _qdist32(Q, i, scale[i], cvec)
+            if not S >= thr[i]:
+                di = mind[i]
                 acc = _sqdist(X, i, Cm, g, di)
                 if acc < di:
-                    di = acc
                     mind[i] = acc
                     assign[i] = g
-            if di > best:
-                best = di
-                bi = i
-        cbest[ch] = best
-        carg[ch] = bi
+                    thr[i] = _flat_threshold(acc, np.float64(err[i]), errk)
+        if mind[carg[ch]] != cbest[ch]:
+            best = -np.inf
+            bi = N
+            for i in range(lo, hi):
+                if mind[i] > best:
+                    best = mind[i]
+                    bi = i
+            cbest[ch] = best
+            carg[ch] = bi
+
+
+@nb.njit(cache=True, fastmath=True)
+def _rowdist32(A, i, c):
+    """sum((A[i] - c)^2) in float32, vectorised; relative error at most (D + 2) u in any
+    summation order (see _qdist32)."""
+    acc = np.float32(0.0)
+    for t in range(A.shape[1]):
+        e = A[i, t] - c[t]
+        acc += e * e
+    return acc
 
 
 @nb.njit(cache=True, inline="always")
-def _centre_gap(c, g, Cm, rad2, D2):
-    """D2[c]: squared distance of centre c to the new centre g, or a lower bound of it that
-    already shows the group is skipped (the sum stops early once it reaches 4 r_c^2)."""
+def _centre_gap(c, Cm, cvec, rad2, D2, errk):
+    """D2[c]: a lower bound of the squared distance of centre c to the new centre (cvec)
+    from the float32 sum minus its rounding bound. A lower bound is all the pruning tests
+    need (a smaller gap only skips fewer points), and the vectorised float32 sum is several
+    times quicker than the float64 one over the k centres of every pick."""
     if c == 0 or rad2[c] < 0.0:
         D2[c] = 0.0  # the virtual group has no centre; a group of centres is never visited
     else:
-        D2[c] = _sqdist(Cm, c, Cm, g, 4.0 * rad2[c] * _PRUNE)
+        D2[c] = max(np.float64(_rowdist32(Cm, c, cvec)) * (1.0 - errk) - 1e-30, 0.0)
 
 
 @nb.njit(cache=True, inline="always")
@@ -350,8 +386,14 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop, use_bound):  # prag
     # the flat phase (see the module docstring): ad[i] is row i's distance, assign[i] its
     # group, until the groups would leave less than 1/_FLAT_LEAVE of the rows to visit
     flat = N >= _FLAT_MIN
-    cbest = np.empty(_FLAT_CHUNKS, np.float64)
-    carg = np.empty(_FLAT_CHUNKS, np.int64)
+    cbest = np.full(_FLAT_CHUNKS, -np.inf)  # every chunk's largest distance and its row
+    carg = np.zeros(_FLAT_CHUNKS, np.int64)
+    csize = (N + _FLAT_CHUNKS - 1) // _FLAT_CHUNKS
+    for ch in range(_FLAT_CHUNKS):
+        if ch * csize < N:
+            cbest[ch] = np.inf  # no centre yet: every row is at inf, the first is the maximum
+            carg[ch] = ch * csize
+    thr = np.full(N if flat else 1, np.float32(np.inf))  # see _flat_threshold
     fbest = np.inf  # the flat phase's largest distance and its row (the next pick)
     fbi = N
     out = 0
@@ -397,7 +439,8 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop, use_bound):  # prag
                 cvec[u] = Cm[g, u]
             cold = assign[p]
             ad[p] = -1.0  # the new centre: below every distance, never picked again
-            _flat_pass(X, Q, qscale, qerr, cvec, Cm, g, ad, assign, errk, cbest, carg)
+            thr[p] = -np.inf
+            _flat_pass(X, Q, qscale, qerr, thr, cvec, Cm, g, ad, assign, errk, cbest, carg)
             fbest = -np.inf
             fbi = N
             for ch in range(_FLAT_CHUNKS):  # chunks in row order: the lowest row wins ties
@@ -442,15 +485,17 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop, use_bound):  # prag
                         ad[q] = scratch_d[q]
                     tail = N
                     flat = False
+                    thr = np.empty(1, np.float32)  # frees the thresholds
             continue
         # ---- insert p as the centre of new group g; find the groups it can take points from
         g = ngroups
         ngroups += 1
         for u in range(D):
             Cm[g, u] = X[p, u]
+            cvec[u] = Cm[g, u]
         cold = assign[p]
         for c0 in range(g):
-            _centre_gap(c0, g, Cm, rad2, D2)
+            _centre_gap(c0, Cm, cvec, rad2, D2, errk)
         work = 0
         for c in range(g):
             if glen[c] > 0 and (c == cold or D2[c] < 4.0 * rad2[c] * _PRUNE):
@@ -494,8 +539,6 @@ def _fps_kernel(X, n, initial, first, stop_radius, has_stop, use_bound):  # prag
         # data where all distances are alike), one parallel pass over all rows is quicker
         # than estimating the visited ones one by one
         dense = work * 4 >= N and N >= _DENSE_MIN
-        for u in range(D):
-            cvec[u] = Cm[g, u]
         if dense:
             _all_qdist32(Q, qscale, cvec, dnew)
         for ta in range(nt):
