@@ -6,12 +6,20 @@ distances (self excluded), as two (n_samples, k) arrays. Distances are L2 in the
 space (for cosine, pass unit-normalised vectors: L2 = sqrt(2 - 2 cos); see
 :mod:`labelscout.space.transform`). Methods (faiss):
 
-* ``exact`` - flat (brute-force) search, queries in blocks so scratch memory stays bounded;
+* ``exact`` - brute-force search (``faiss.knn``, no copy of X), queries in blocks so
+  scratch memory stays bounded;
 * ``hnsw``  - a navigable small-world graph (IndexHNSWFlat): no training, high recall;
-* ``ivf``   - an inverted file (IndexIVFFlat) with ``nlist`` ~ 4 sqrt(N) k-means cells,
-  searching the ``nprobe`` nearest cells per query;
+* ``ivf``   - an inverted file with ``nlist`` ~ 4 sqrt(N) k-means cells, searching the
+  ``nprobe`` nearest cells per query. The cells hold 8-bit scalar-quantised codes (a
+  quarter of the memory of a float copy of X), and each query's 2(k+1) best candidates
+  are re-ranked by their exact float32 distances computed from X, so the codes' rounding
+  costs no recall;
 * ``auto``  - exact up to :data:`EXACT_LIMIT` rows, IVF above (at 1M x 64 on 2 cores IVF
   reached recall@10 0.9945 faster than a light HNSW reached 0.93; docs/benchmarks.md).
+
+Results are written block by block into the final arrays (no full-size temporaries), so
+the working memory is the (n_samples, k) result plus the index (none for exact, the
+codes for ivf, a float copy plus links for hnsw).
 
 Approximate graphs can report their recall: :func:`measure_recall` checks a random
 sample of rows against exact search, and ``knn_graph(..., recall_sample=1000)`` stores
@@ -36,9 +44,11 @@ log = logging.getLogger(__name__)
 #: pools up to this size use exact search under method="auto"
 EXACT_LIMIT = 200_000
 METHODS = ("auto", "exact", "hnsw", "ivf")
-#: query rows per block of exact search: faiss's flat search keeps a (block, N) distance
-#: tile in flight only per internal sub-block, but the result arrays of a block are ours
+#: query rows per block: faiss's flat search keeps a (block, N) distance tile in flight
+#: only per internal sub-block, but the result arrays of a block are ours
 _QUERY_BLOCK = 65_536
+#: bytes of gathered candidate vectors per block when IVF results are re-ranked
+_RERANK_BYTES = 32 << 20
 
 
 @dataclass
@@ -136,23 +146,34 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
     d = X.shape[1]
     t0 = time.perf_counter()
     params: dict[str, Any] = {}
-    if method == "exact":
-        index = faiss.IndexFlatL2(d)
-    elif method == "hnsw":
+    index = None
+    rerank = False
+    if method == "hnsw":
         index = faiss.IndexHNSWFlat(d, hnsw_m)
         index.hnsw.efConstruction = ef_construction
         index.hnsw.efSearch = max(ef_search, k_eff + 1)
         params = {"M": hnsw_m, "ef_construction": ef_construction, "ef_search": int(index.hnsw.efSearch)}
-    else:
+    elif method == "ivf":
         index, params = _ivf_index(faiss, X, nlist, nprobe, seed)
-    index.add(X)
+        rerank = True
+    if index is not None:
+        index.add(X)
     # ask for one extra: the point itself is normally its own nearest neighbour
-    D = np.empty((n, k_eff + 1), np.float32)
-    I = np.empty((n, k_eff + 1), np.int64)
-    for s in range(0, n, _QUERY_BLOCK):
-        D[s:s + _QUERY_BLOCK], I[s:s + _QUERY_BLOCK] = index.search(X[s:s + _QUERY_BLOCK], k_eff + 1)
+    want = k_eff + 1
+    cand = min(n, 2 * want) if rerank else want
+    block = _QUERY_BLOCK if not rerank else max(256, min(_QUERY_BLOCK, _RERANK_BYTES // (cand * d * 4)))
+    idx = np.empty((n, k_eff), np.int64)
+    dist = np.empty((n, k_eff), np.float32)
+    for s in range(0, n, block):
+        Q = X[s:s + block]
+        if index is None:
+            D, I = faiss.knn(Q, X, want)
+        else:
+            D, I = index.search(Q, cand)
+            if rerank:
+                D, I = _rerank(X, Q, I, want)
+        idx[s:s + block], dist[s:s + block] = _drop_self(I, D, k_eff, self_ids=np.arange(s, s + Q.shape[0]))
     del index
-    idx, dist = _drop_self(I, D, k_eff)
     np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
     if k_eff < k:
         pad = k - k_eff
@@ -173,7 +194,7 @@ def _ivf_index(faiss, X: np.ndarray, nlist: int | None, nprobe: int, seed: int):
     # k-means needs points to place its centroids; faiss wants >= 39 per cell
     nlist = max(1, min(nlist, n // 39 if n >= 39 else 1))
     quantizer = faiss.IndexFlatL2(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_L2)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2)
     # train on 64 points per cell at most: centroids settle long before all of a large pool is used
     n_train = min(n, 64 * nlist)
     rows = np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False)) if n_train < n else slice(None)
@@ -181,19 +202,30 @@ def _ivf_index(faiss, X: np.ndarray, nlist: int | None, nprobe: int, seed: int):
     index.cp.niter = 10
     index.train(X[rows])
     index.nprobe = min(nprobe, nlist)
-    return index, {"nlist": nlist, "nprobe": int(index.nprobe), "n_train": int(n_train)}
+    return index, {"nlist": nlist, "nprobe": int(index.nprobe), "n_train": int(n_train), "codes": "SQ8",
+                   "rerank": "exact float32, 2(k+1) candidates"}
+
+
+def _rerank(X: np.ndarray, Q: np.ndarray, I: np.ndarray, want: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``want`` nearest of each query's candidates ``I`` (-1: none) by exact squared
+    float32 distances from X, ascending (ties in candidate order)."""
+    valid = I >= 0
+    diff = X[np.where(valid, I, 0)]
+    diff -= Q[:, None, :]
+    D = np.einsum("bkd,bkd->bk", diff, diff)
+    D[~valid] = np.inf
+    order = np.argsort(D, axis=1, kind="stable")[:, :want]
+    return np.take_along_axis(D, order, axis=1), np.take_along_axis(I, order, axis=1)
 
 
 def exact_neighbours(X: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest other rows of X for the query ``rows`` (self excluded):
-    (len(rows), k) indices and L2 distances, via a flat faiss index."""
+    (len(rows), k) indices and L2 distances, by brute force (``faiss.knn``)."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int64)
     faiss = _faiss()
-    index = faiss.IndexFlatL2(X.shape[1])
-    index.add(X)
     k_eff = min(k, X.shape[0] - 1)
-    D, I = index.search(X[rows], k_eff + 1)
+    D, I = faiss.knn(X[rows], X, k_eff + 1)
     # _drop_self expects row i to be query i; map through rows
     idx, dist = _drop_self(I, D, k_eff, self_ids=rows)
     return idx, np.sqrt(np.maximum(dist, 0.0))

@@ -46,7 +46,7 @@ def knn_typicality(X: np.ndarray, k: int, *, method: str = "auto", seed: int = 0
             faiss.omp_set_num_threads(threads)
     else:
         graph = knn_graph(X, k_eff, method=method, seed=seed)
-    mean = graph.distances.astype(np.float64).mean(axis=1)
+    mean = graph.distances.mean(axis=1, dtype=np.float64)  # no float64 copy of the (n, k) distances
     with np.errstate(divide="ignore"):
         return 1.0 / mean
 
