@@ -1,6 +1,6 @@
 """Near-duplicate groups: samples closer than a distance threshold, joined transitively.
 
-1. kNN graph (:func:`labelscout.space.knn.knn_graph`: exact for small pools, HNSW for
+1. kNN graph (:func:`labelscout.space.knn.knn_graph`: exact for small pools, IVF for
    large ones), never an (N, N) matrix.
 2. Keep the edges no longer than ``threshold``. They are read as undirected, so the
    groups are symmetric by construction: a ~ b implies b ~ a, even though kNN lists are
@@ -63,7 +63,7 @@ class NearDuplicateDetector(BaseDetector):
         ``metric="cosine"``, Euclidean with ``"l2"``).
     k : neighbours per sample in the kNN graph.
     metric : "cosine" or "l2".
-    method : kNN search, "auto" (exact up to 200k samples, HNSW above), "exact" or "hnsw".
+    method : kNN search, "auto" (exact up to 200k samples, IVF above), "exact", "ivf" or "hnsw".
 
     Attributes
     ----------
@@ -85,7 +85,7 @@ class NearDuplicateDetector(BaseDetector):
         "threshold": [Interval(numbers.Real, 0, None, closed="neither")],
         "k": [Interval(numbers.Integral, 1, None)],
         "metric": [Options({"cosine", "l2"})],
-        "method": [Options({"auto", "exact", "hnsw"})],
+        "method": [Options({"auto", "exact", "ivf", "hnsw"})],
     }
 
     def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, k: int = 10, metric: str = "cosine", method: str = "auto"):

@@ -45,7 +45,7 @@ class OutlierDetector(BaseDetector):
     metric : "cosine" (``1 - cos``) or "l2".
     contamination : fraction of samples flagged (the most isolated), when ``threshold`` is None.
     threshold : flag samples whose mean kNN distance is at least this instead.
-    method : kNN search, "auto", "exact" or "hnsw".
+    method : kNN search, "auto" (exact up to 200k samples, IVF above), "exact", "ivf" or "hnsw".
 
     Attributes
     ----------
@@ -66,7 +66,7 @@ class OutlierDetector(BaseDetector):
         "metric": [Options({"cosine", "l2"})],
         "contamination": [Interval(numbers.Real, 0, 0.5)],
         "threshold": [Interval(numbers.Real, 0, None), None],
-        "method": [Options({"auto", "exact", "hnsw"})],
+        "method": [Options({"auto", "exact", "ivf", "hnsw"})],
     }
 
     def __init__(self, *, k: int = 10, metric: str = "cosine", contamination: float = 0.01, threshold: float | None = None,

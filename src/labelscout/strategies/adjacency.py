@@ -319,7 +319,7 @@ class AdjacencySelector(BaseSelector):
     n : budget (count, fraction or "P%"): how many removable samples to keep.
     k : neighbours per kNN list; more means fewer repairs and more memory.
     metric : "l2" or "cosine" (L2 on unit-normalised vectors).
-    knn_method : "auto", "exact" or "hnsw" (see :func:`labelscout.space.knn_graph`).
+    knn_method : "auto", "exact", "ivf" or "hnsw" (see :func:`labelscout.space.knn_graph`).
     seed : for approximate kNN construction.
 
     Attributes
@@ -335,7 +335,7 @@ class AdjacencySelector(BaseSelector):
         "n": BUDGET_CONSTRAINT,
         "k": [Interval(numbers.Integral, 1, None)],
         "metric": [Options({"l2", "cosine"})],
-        "knn_method": [Options({"auto", "exact", "hnsw"})],
+        "knn_method": [Options({"auto", "exact", "ivf", "hnsw"})],
         "seed": [Interval(numbers.Integral, 0, None)],
     }
 
