@@ -363,6 +363,7 @@ def select(
     report: bool = True,
     dedupe: bool = False,
     near_dup_threshold: float | None = None,
+    near_dup_ratio: float | None = None,
 ) -> SelectResult:
     """Pick ``n`` samples worth labeling from ``source``.
 
@@ -384,7 +385,8 @@ def select(
     CSV / parquet table; see :func:`labelscout.sources.precomputed.load_precomputed`)
     instead of ``source``; give exactly one of the two.
     ``dedupe``: find exact duplicates and near-duplicate groups first (threshold
-    ``near_dup_threshold``, see :class:`~labelscout.detectors.NearDuplicateDetector`) and
+    ``near_dup_threshold``, local ratio test ``near_dup_ratio``, see
+    :class:`~labelscout.detectors.NearDuplicateDetector`) and
     leave every non-representative out of the candidates (already-labeled ids are never
     left out); the groups go to ``issues.csv`` so the report shows them.
     """
@@ -405,8 +407,9 @@ def select(
             params.setdefault(name, value)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
-    dedupers = (make_detectors(["exact-duplicates", "near-duplicates"],
-                               {"near-duplicates": {"threshold": near_dup_threshold}} if near_dup_threshold is not None else None)
+    near_params = {name: value for name, value in (("threshold", near_dup_threshold), ("ratio", near_dup_ratio))
+                   if value is not None}
+    dedupers = (make_detectors(["exact-duplicates", "near-duplicates"], {"near-duplicates": near_params} if near_params else None)
                 if dedupe else {})
     VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)  # fail early on bad values
     if frame_format is not None and frame_format not in FRAME_FORMATS:

@@ -86,3 +86,6 @@ def test_bad_detector_names_fail_before_embedding(planted, tmp_path, capsys):
     assert not (tmp_path / "r" / "embeddings").exists()
     code, _, err = run_cli(["inspect", planted, "--out", tmp_path / "r2", "--near-dup-threshold", "0"], capsys)
     assert code == 1 and "'threshold' parameter of NearDuplicateDetector must be a float in the range (0, inf)" in err
+    code, _, err = run_cli(["inspect", planted, "--out", tmp_path / "r3", "--near-dup-ratio", "2"], capsys)
+    assert code == 1 and "'ratio' parameter of NearDuplicateDetector must be a float in the range (0, 1]. Got 2.0" in err
+    assert not (tmp_path / "r3" / "embeddings").exists()

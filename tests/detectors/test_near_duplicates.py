@@ -1,5 +1,6 @@
-"""Near-duplicate groups: equal to an O(N^2) brute force on random pools, symmetric,
-one central representative per group, scores monotone in the distance."""
+"""Near-duplicate groups: equal to an O(N^2) brute force on random pools (the plain
+threshold rule, and the local ratio test against its own brute force), symmetric, one
+central representative per group, scores monotone in the distance."""
 from __future__ import annotations
 
 import itertools
@@ -66,12 +67,12 @@ def test_groups_match_brute_force(metric, threshold, seed):
         pytest.skip("a pair sits on the threshold")
     assert truth  # non-trivial: the planted copies form groups
     # k >= n - 1: every edge is in the graph, so the groups must equal brute force exactly
-    det = NearDuplicateDetector(threshold=threshold, metric=metric, k=len(X) - 1).fit(X)
+    det = NearDuplicateDetector(threshold=threshold, metric=metric, k=len(X) - 1, ratio=1.0).fit(X)
     assert {frozenset(g.tolist()) for g in det.groups_} == truth
     # small k finds the same groups when no sample has more than k others within the threshold
     within = (D <= threshold).sum(axis=1) - 1
     k = int(within.max()) + 1
-    det_k = NearDuplicateDetector(threshold=threshold, metric=metric, k=k).fit(X)
+    det_k = NearDuplicateDetector(threshold=threshold, metric=metric, k=k, ratio=1.0).fit(X)
     assert {frozenset(g.tolist()) for g in det_k.groups_} == truth
 
 
@@ -115,7 +116,7 @@ def test_representative_is_most_central_and_evidence_is_consistent(rng):
 def test_groups_are_symmetric_and_partition(seed, k, threshold):
     rng = np.random.default_rng(seed)
     X = _pool(rng, n_base=30, n_dups=20, noise=0.03)
-    det = NearDuplicateDetector(threshold=threshold, k=k).fit(X)
+    det = NearDuplicateDetector(threshold=threshold, k=k, ratio=1.0).fit(X)
     seen = np.concatenate(det.groups_) if det.groups_ else np.empty(0, int)
     assert len(seen) == len(set(seen.tolist()))  # a partition: no sample in two groups
     # symmetric: a ~ b (same group) iff b ~ a; every kept kNN edge joins one group
@@ -142,10 +143,77 @@ def test_identical_rows_and_no_groups(rng):
     assert det.issues_.flagged_ids() == ["09", "17"] and np.all(det.issues_.score == 1.0)
 
 
+def _brute_ratio_groups(X, threshold, k, ratio):
+    """The ratio rule from scratch (l2): edges from each row's k nearest others (float64),
+    kept when d <= threshold and d <= ratio * max(scale_i, scale_j), where scale is the k-th
+    neighbour's distance, or inf when that one is within the threshold; then components."""
+    Z = X.astype(np.float64)
+    D = np.sqrt(((Z[:, None] - Z[None]) ** 2).sum(-1))
+    np.fill_diagonal(D, np.inf)
+    nbr = np.argsort(D, axis=1)[:, :k]
+    dk = D[np.arange(len(X)), nbr[:, -1]]
+    scale = np.where(dk > threshold, dk, np.inf)
+    parent = list(range(len(X)))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    margins = []
+    for i in range(len(X)):
+        for j in nbr[i]:
+            bound = min(threshold, ratio * max(scale[i], scale[j]))
+            margins.append(abs(D[i, j] - bound))
+            if D[i, j] <= bound:
+                parent[find(i)] = find(j)
+    comps = {}
+    for i in range(len(X)):
+        comps.setdefault(find(i), set()).add(i)
+    return {frozenset(c) for c in comps.values() if len(c) >= 2}, min(margins)
+
+
+@pytest.mark.parametrize("ratio", [0.3, 0.5, 0.8])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_ratio_groups_match_brute_force(ratio, seed):
+    rng = np.random.default_rng(seed)
+    X = _pool(rng, n_base=80, n_dups=40, noise=0.04, d=4)
+    truth, margin = _brute_ratio_groups(X, 0.08, 5, ratio)
+    if margin < 1e-4:
+        pytest.skip("an edge sits on a bound, where float32 search and float64 differ")
+    det = NearDuplicateDetector(threshold=0.08, metric="l2", k=5, ratio=ratio).fit(X)
+    assert {frozenset(g.tolist()) for g in det.groups_} == truth
+
+
+def test_ratio_cuts_chains_in_dense_regions_but_keeps_isolated_copies():
+    """A line of points 0.01 apart chains into one group under the plain threshold 0.015;
+    the ratio test cuts it (inside the line the 4th neighbour is only 0.02 away, so 0.01 is
+    not unusually close there), while a copy 0.01 from a point with no other neighbours nearby stays a
+    pair, and six identical rows (more than k) stay one group: their lists hold only each
+    other, which says nothing about the density around them."""
+    line = np.stack([np.arange(30) * 0.01, np.zeros(30)], axis=1)
+    pair = np.array([[5.0, 5.0], [5.01, 5.0]])
+    same = np.tile([[-7.0, 3.0]], (6, 1))
+    far = np.random.default_rng(0).normal(size=(10, 2)) * 3 + [[20.0, 0.0]]
+    X = np.concatenate([line, pair, same, far]).astype(np.float32)
+    plain = NearDuplicateDetector(threshold=0.015, metric="l2", k=4, ratio=1.0).fit(X)
+    assert set(range(30)) in [set(g.tolist()) for g in plain.groups_]
+    det = NearDuplicateDetector(threshold=0.015, metric="l2", k=4, ratio=0.4).fit(X)
+    groups = [set(g.tolist()) for g in det.groups_]
+    assert {30, 31} in groups and set(range(32, 38)) in groups
+    # the chain falls apart; only its two ends, where the line is sparser, keep short pieces
+    on_line = [g & set(range(30)) for g in groups if g & set(range(30))]
+    assert len(on_line) <= 2 and all(len(g) <= 3 and g <= set(range(30)) for g in on_line)
+    assert not any(g & set(range(4, 26)) for g in on_line)
+
+
 @pytest.mark.parametrize("params,needle", [
     ({"threshold": 0}, "'threshold' parameter of NearDuplicateDetector must be a float in the range (0, inf). Got 0 instead."),
     ({"k": 0}, "'k' parameter of NearDuplicateDetector must be an int in the range [1, inf"),
     ({"metric": "cos"}, "'metric' parameter of NearDuplicateDetector must be one of"),
+    ({"ratio": 0}, "'ratio' parameter of NearDuplicateDetector must be a float in the range (0, 1]. Got 0 instead."),
+    ({"ratio": 1.5}, "'ratio' parameter of NearDuplicateDetector must be a float in the range (0, 1]. Got 1.5 instead."),
 ])
 def test_bad_parameters_are_named(params, needle, rng):
     with pytest.raises(ConfigError) as err:

@@ -22,6 +22,8 @@ def inspect_command(
                                   help=f"Comma-separated detectors to run: {', '.join(sorted(DETECTORS))}."),
     near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0,
                                                        help="Largest cosine distance (1 - cos) joining near duplicates (default 0.04)."),
+    near_dup_ratio: Optional[float] = typer.Option(None, "--near-dup-ratio",
+                                                   help="A near-duplicate pair must also be at most this fraction of the 10th neighbour's distance, in (0, 1]; 1 turns the test off (default 0.5)."),
     contamination: Optional[float] = typer.Option(None, "--contamination", min=0.0, max=0.5,
                                                   help="Fraction of samples flagged as outliers (default 0.01)."),
     labels: str = typer.Option("auto", "--labels", help="For label-errors: auto (class folders when present), folders, none, or a CSV with id,label."),
@@ -41,8 +43,9 @@ def inspect_command(
     """Find exact duplicates, near-duplicate groups and outliers (and label errors) and write OUT/issues.csv."""
     names = [d.strip() for d in detectors.split(",") if d.strip()]
     params: dict[str, dict] = {}
-    if near_dup_threshold is not None and "near-duplicates" in names:
-        params["near-duplicates"] = {"threshold": near_dup_threshold}
+    near = {name: value for name, value in (("threshold", near_dup_threshold), ("ratio", near_dup_ratio)) if value is not None}
+    if near and "near-duplicates" in names:
+        params["near-duplicates"] = near
     if contamination is not None and "outliers" in names:
         params["outliers"] = {"contamination": contamination}
     result = api.inspect(source, out=out, detectors=names, detector_params=params, labels=labels, label_column=label_column,

@@ -50,6 +50,7 @@ def select_command(
     report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html explaining the selection."),
     dedupe: bool = typer.Option(False, "--dedupe", help="Drop exact and near duplicates (all but one representative per group) before selecting; groups go to OUT/issues.csv."),
     near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0, help="With --dedupe: largest cosine distance (1 - cos) joining near duplicates (default 0.04)."),
+    near_dup_ratio: Optional[float] = typer.Option(None, "--near-dup-ratio", help="With --dedupe: a pair must also be at most this fraction of the 10th neighbour's distance, in (0, 1]; 1 turns the test off (default 0.5)."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
@@ -66,7 +67,7 @@ def select_command(
         weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
         fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
         frame_format=None if frame_format.lower() == "none" else frame_format.lower(),
-        report=report, dedupe=dedupe, near_dup_threshold=near_dup_threshold,
+        report=report, dedupe=dedupe, near_dup_threshold=near_dup_threshold, near_dup_ratio=near_dup_ratio,
     )
     echo_result(result.summary())
     if report and not result.record.extra.get("report_error"):
