@@ -107,7 +107,7 @@ def test_validation_messages():
     with pytest.raises(ConfigError, match=r"The 'k' parameter of AdjacencySelector must be an int in the range \[1, inf\]. Got 0"):
         AdjacencySelector(2, k=0).fit(X)
     with pytest.raises(ConfigError, match="'knn_method' parameter of AdjacencySelector must be one of"):
-        AdjacencySelector(2, knn_method="ivf").fit(X)
+        AdjacencySelector(2, knn_method="flat").fit(X)
 
 
 @pytest.mark.parametrize("frac", [0.3, 0.8])

@@ -56,6 +56,20 @@ def exact_row_distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, budge
     return out
 
 
+def _edge_key(u: int, j: int, n: int) -> int:
+    """One non-negative int ordered like (min(u, j), max(u, j), u): the tie-break among heap
+    entries at the same distance. Used-up lists use ``u - n`` (negative: they come first)."""
+    lo, hi = (u, j) if u < j else (j, u)
+    return ((lo * n + hi) << 1) | (u == hi)
+
+
+def _owner_neighbour(key: int, n: int) -> tuple[int, int]:
+    if key < 0:
+        return key + n, -1
+    lo, hi = divmod(key >> 1, n)
+    return (hi, lo) if key & 1 else (lo, hi)
+
+
 def _sort_rows(cols: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order each row by (distance, index), missing entries (-1) last."""
     key_idx = np.where(cols >= 0, cols, np.iinfo(np.int64).max)
@@ -198,19 +212,20 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
     lists = _Lists(X, nbr, alive)
     del nbr  # the lists hold an int32 copy
     free_alive = N - int(is_excl.sum())
-    heap: list[tuple[float, int, int, int, int]] = []  # (distance, low end, high end, owner, neighbour)
+    # heap entries are (distance, key): the order of (distance, low end, high end, owner,
+    # neighbour) packed into one int (see _edge_key), half the memory of a 5-tuple
+    heap: list[tuple[float, int]] = []
     pending: set[int] = set()  # owners whose list is used up; their entry is a lower bound
 
     def push(u: int) -> None:
         p = lists.first(u)
         if p >= 0:
-            j = int(lists.nbr[u, p])
-            heapq.heappush(heap, (float(lists.dist[u, p]), min(u, j), max(u, j), u, j))
+            heapq.heappush(heap, (float(lists.dist[u, p]), _edge_key(u, int(lists.nbr[u, p]), N)))
         else:  # every listed neighbour is gone: the nearest survivor is at least as far as the last one
             finite = lists.dist[u][np.isfinite(lists.dist[u])]
             bound = float(finite[-1]) if finite.size else 0.0
             pending.add(u)
-            heapq.heappush(heap, (bound, -1, -1, u, -1))
+            heapq.heappush(heap, (bound, u - N))  # before every edge at the same distance, by owner
 
     def second(u: int) -> tuple[float, bool]:
         """Distance from u to its second-nearest survivor (inf if none) and whether it is
@@ -251,29 +266,31 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
             return u if su < sj else j
         return max(u, j)
 
-    # Every removable sample's first entry, sorted once in numpy (28 bytes a sample instead of
-    # a ~200-byte heap tuple); the heap then holds only entries pushed since. Popping takes the
+    # Every removable sample's first entry, sorted once in numpy (20 bytes a sample instead of
+    # a ~110-byte heap entry); the heap then holds only entries pushed since. Popping takes the
     # smaller head of the two.
     first_u = np.flatnonzero(~is_excl) if free_alive > n_keep and lists.k and N > 1 else np.empty(0, np.int64)
     first_j = lists.nbr[first_u, 0].astype(np.int64)
     first_d = lists.dist[first_u, 0]
     lo, hi = np.minimum(first_u, first_j), np.maximum(first_u, first_j)
     order = np.lexsort((hi, lo, first_d))
-    first_u, first_j, first_d, lo, hi = first_u[order], first_j[order], first_d[order], lo[order], hi[order]
-    del order
+    first_u, first_j, first_d = first_u[order], first_j[order], first_d[order]
+    del order, lo, hi
     sp = 0
 
-    def pop() -> tuple[float, int, int, int, int]:
+    def pop() -> tuple[float, int, int]:
+        """(distance, owner, neighbour) of the smallest entry; neighbour -1 for a used-up list."""
         nonlocal sp
         if sp < first_u.size:
-            head = (float(first_d[sp]), int(lo[sp]), int(hi[sp]), int(first_u[sp]), int(first_j[sp]))
+            head = (float(first_d[sp]), _edge_key(int(first_u[sp]), int(first_j[sp]), N))
             if not heap or head < heap[0]:
                 sp += 1
-                return head
-        return heapq.heappop(heap)
+                return (head[0], *_owner_neighbour(head[1], N))
+        d, key = heapq.heappop(heap)
+        return (d, *_owner_neighbour(key, N))
 
     while free_alive > n_keep:
-        d, a, b, u, j = pop()
+        d, u, j = pop()
         if not alive[u]:
             continue
         if j < 0:  # a used-up list reached the top: refill it and every other waiting one at once
