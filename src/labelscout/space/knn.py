@@ -48,7 +48,7 @@ METHODS = ("auto", "exact", "hnsw", "ivf")
 #: only per internal sub-block, but the result arrays of a block are ours
 _QUERY_BLOCK = 65_536
 #: bytes of gathered candidate vectors per block when IVF results are re-ranked
-_RERANK_BYTES = 32 << 20
+_RERANK_BYTES = 16 << 20
 
 
 @dataclass
@@ -157,7 +157,9 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
         index, params = _ivf_index(faiss, X, nlist, nprobe, seed)
         rerank = True
     if index is not None:
-        index.add(X)
+        # in blocks: an IVF index encodes (and assigns) everything it is given at once
+        for s in range(0, n, _QUERY_BLOCK):
+            index.add(X[s:s + _QUERY_BLOCK])
     # ask for one extra: the point itself is normally its own nearest neighbour
     want = k_eff + 1
     cand = min(n, 2 * want) if rerank else want
@@ -174,6 +176,7 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
                 D, I = _rerank(X, Q, I, want)
         idx[s:s + block], dist[s:s + block] = _drop_self(I, D, k_eff, self_ids=np.arange(s, s + Q.shape[0]))
     del index
+    _release_freed_memory()
     np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
     if k_eff < k:
         pad = k - k_eff
@@ -183,6 +186,19 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
     if recall_sample is not None:
         graph.recall = 1.0 if method == "exact" else measure_recall(X, graph, sample=recall_sample, seed=seed)
     return graph
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by the index back to the OS (glibc's malloc_trim). faiss frees its
+    inverted lists and search buffers into the C heap, where they would stay counted in the
+    process's RSS under whatever the caller allocates next (measured: ~65 MiB left behind
+    by a 300k-row IVF graph). A no-op where glibc is not the allocator."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _ivf_index(faiss, X: np.ndarray, nlist: int | None, nprobe: int, seed: int):

@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 
 from .._validation import Interval, Options
-from ..space.knn import knn_graph
+from ..space.knn import _release_freed_memory, knn_graph
 from ._base import BUDGET_CONSTRAINT, BaseSelector
 from .coreset import prepare_metric
 
@@ -38,7 +38,7 @@ EXACT_REPAIR_LIMIT = 50_000
 IVF_NPROBE = 16
 
 
-def exact_row_distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, budget: int = 1 << 22) -> np.ndarray:
+def exact_row_distances(X: np.ndarray, rows: np.ndarray, cols: np.ndarray, budget: int = 1 << 20) -> np.ndarray:
     """float32 of the float64 distance ||X[rows[i]] - X[cols[i, j]]||; inf where cols is -1.
 
     Computed from differences (not ||x||^2 - 2xy + ||y||^2) so that equal pairs get equal
@@ -211,6 +211,7 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
         nbr = np.full((N, 1), -1, np.int64)
     lists = _Lists(X, nbr, alive)
     del nbr  # the lists hold an int32 copy
+    _release_freed_memory()  # the graph's and the sort's scratch, before the loop allocates
     free_alive = N - int(is_excl.sum())
     # heap entries are (distance, key): the order of (distance, low end, high end, owner,
     # neighbour) packed into one int (see _edge_key), half the memory of a 5-tuple
