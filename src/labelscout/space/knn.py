@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import release_freed_memory
 from ..errors import ConfigError, InputError
 
 __all__ = ["KnnGraph", "KnnCache", "knn_graph", "measure_recall", "exact_neighbours", "EXACT_LIMIT", "METHODS"]
@@ -176,7 +177,7 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
                 D, I = _rerank(X, Q, I, want)
         idx[s:s + block], dist[s:s + block] = _drop_self(I, D, k_eff, self_ids=np.arange(s, s + Q.shape[0]))
     del index
-    _release_freed_memory()
+    release_freed_memory()
     np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
     if k_eff < k:
         pad = k - k_eff
@@ -186,19 +187,6 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
     if recall_sample is not None:
         graph.recall = 1.0 if method == "exact" else measure_recall(X, graph, sample=recall_sample, seed=seed)
     return graph
-
-
-def _release_freed_memory() -> None:
-    """Hand memory freed by the index back to the OS (glibc's malloc_trim). faiss frees its
-    inverted lists and search buffers into the C heap, where they would stay counted in the
-    process's RSS under whatever the caller allocates next (measured: ~65 MiB left behind
-    by a 300k-row IVF graph). A no-op where glibc is not the allocator."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _ivf_index(faiss, X: np.ndarray, nlist: int | None, nprobe: int, seed: int):

@@ -26,7 +26,8 @@ import numbers
 import numpy as np
 
 from .._validation import Interval, Options
-from ..space.knn import _release_freed_memory, knn_graph
+from .._memory import release_freed_memory
+from ..space.knn import knn_graph
 from ._base import BUDGET_CONSTRAINT, BaseSelector
 from .coreset import prepare_metric
 
@@ -211,7 +212,7 @@ def adjacency_thin(X: np.ndarray, n_keep: int, excluded: np.ndarray, k: int = 10
         nbr = np.full((N, 1), -1, np.int64)
     lists = _Lists(X, nbr, alive)
     del nbr  # the lists hold an int32 copy
-    _release_freed_memory()  # the graph's and the sort's scratch, before the loop allocates
+    release_freed_memory()  # the graph's and the sort's scratch, before the loop allocates
     free_alive = N - int(is_excl.sum())
     # heap entries are (distance, key): the order of (distance, low end, high end, owner,
     # neighbour) packed into one int (see _edge_key), half the memory of a 5-tuple
