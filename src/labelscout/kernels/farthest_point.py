@@ -1,7 +1,9 @@
 """Exact greedy farthest-point (k-center) sampling: one entry point, three backends.
 
-* ``numba`` (CPU default): triangle-inequality pruning, float64 distances, bit-identical to
-  the slow reference in :mod:`labelscout.kernels._reference`; cost falls as k grows.
+* ``numba`` (CPU default): parallel passes over an int8 copy of X with a rigorous
+  distance bound while the centres are few, then triangle-inequality pruning; float64
+  distances where the bound cannot decide, bit-identical to the slow reference in
+  :mod:`labelscout.kernels._reference`; cost per pick falls as k grows.
 * ``torch`` (default when CUDA is available): one blockwise ``||x||^2 - 2 x.c + ||c||^2``
   pass per pick on the device, float32 or float16 storage with float32 accumulation, no
   host synchronisation per pick.
