@@ -30,7 +30,13 @@ CASES = {
     "divide-and-conquer": ("divide-and-conquer", 10_000, {"n_clusters": 100, "inner": "coreset"}),
     "adjacency-keep90": ("adjacency", 0.9, {"k": 10}),
     "adjacency-keep50": ("adjacency", 0.5, {"k": 10}),
+    "coreset": ("coreset", 10_000, {}),
+    "similarity": ("similarity", 10_000, {"query_ids": list(range(0, 1_000_000, 10_000))}),
+    "balance": ("balance", 10_000, {"inner": "coreset"}),
+    "combine": ("combine", 1_000, {"strategies": {"coreset": 1.0, "typicality": 0.5}}),
 }
+#: strategies that need labels get the blob each row was drawn from, modulo this many classes
+N_CLASSES = 10
 
 
 def make_data(n: int, d: int, seed: int = 0):
@@ -45,7 +51,7 @@ def make_data(n: int, d: int, seed: int = 0):
     X += centres[assign]
     dup = rng.choice(n, size=n // 20, replace=False)
     X[dup] = X[rng.choice(n, size=dup.size)] + 0.01 * rng.standard_normal((dup.size, d), dtype=np.float32)
-    return X
+    return X, assign % N_CLASSES
 
 
 def _rss_kib() -> int:
@@ -69,14 +75,16 @@ def child(case: str, n: int, d: int) -> dict:
     import faiss, sklearn.cluster  # noqa: F401,E401
 
     strategy, budget, params = CASES[case]
-    X = make_data(n, d)
+    X, labels = make_data(n, d)
     budget = int(round(budget * n)) if isinstance(budget, float) else budget
+    if "query_ids" in params:  # ids are row numbers here (no ids are given to fit)
+        params = dict(params, query_ids=[i for i in params["query_ids"] if i < n])
     sel = get_strategy(strategy, n=budget, metric="l2", **params)
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")  # reset the peak-RSS mark: data generation temporaries do not count
     before = _rss_kib()
     t0 = time.perf_counter()
-    sel.fit(X)
+    sel.fit(X, labels=labels.tolist() if sel.requires_labels else None)
     wall = time.perf_counter() - t0
     peak = _hwm_kib()
     extra = {k: int(getattr(sel, k)) for k in ("n_repairs_", "n_repair_batches_") if hasattr(sel, k)}
