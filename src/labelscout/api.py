@@ -19,7 +19,7 @@ import numpy as np
 
 from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
-from .detectors._runner import DEFAULT_DETECTORS, duplicates_to_drop, make_detectors, run_detectors
+from .detectors._runner import DEFAULT_DETECTORS, duplicates_to_drop, make_detectors, option_params, run_detectors
 from .embed.store import SIDECAR_FILE, EmbeddingSet
 from .errors import ConfigError, InputError
 from .report.build import write_report
@@ -407,9 +407,9 @@ def select(
             params.setdefault(name, value)
     selector = get_strategy(strategy, n=n, **params)
     selector._validate_params()  # fail on a bad parameter before spending time embedding
-    near_params = {name: value for name, value in (("threshold", near_dup_threshold), ("ratio", near_dup_ratio))
-                   if value is not None}
-    dedupers = (make_detectors(["exact-duplicates", "near-duplicates"], {"near-duplicates": near_params} if near_params else None)
+    dup_names = ["exact-duplicates", "near-duplicates"]
+    dedupers = (make_detectors(dup_names, option_params(dup_names, near_dup_threshold=near_dup_threshold,
+                                                        near_dup_ratio=near_dup_ratio))
                 if dedupe else {})
     VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)  # fail early on bad values
     if frame_format is not None and frame_format not in FRAME_FORMATS:

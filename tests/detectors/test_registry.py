@@ -50,3 +50,14 @@ def test_contract(name, rng):
         bad = get_detector(name, **{pname: "not-a-valid-value"})
         with pytest.raises(ConfigError, match=f"The '{pname}' parameter of {cls.__name__} must be"):
             bad.fit(X, ids=ids, hashes=hashes, labels=labels)
+
+
+def test_option_params_map_flat_options_to_the_detectors_that_run():
+    from labelscout.detectors._runner import option_params
+
+    assert option_params(["near-duplicates", "outliers"]) == {}
+    assert option_params(["near-duplicates", "outliers"], near_dup_ratio=0.7, contamination=0.05) == {
+        "near-duplicates": {"ratio": 0.7}, "outliers": {"contamination": 0.05}}
+    # options for detectors that do not run are not passed on (make_detectors would reject them)
+    assert option_params(["exact-duplicates", "near-duplicates"], near_dup_threshold=0.03, contamination=0.05) == {
+        "near-duplicates": {"threshold": 0.03}}

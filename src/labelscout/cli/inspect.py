@@ -8,7 +8,7 @@ import typer
 
 from .. import api
 from ..detectors import DETECTORS
-from ..detectors._runner import DEFAULT_DETECTORS
+from ..detectors._runner import DEFAULT_DETECTORS, option_params
 from ._app import app
 from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
                       WorkersOpt, cache_arg, echo_result)
@@ -42,12 +42,8 @@ def inspect_command(
 ) -> None:
     """Find exact duplicates, near-duplicate groups and outliers (and label errors) and write OUT/issues.csv."""
     names = [d.strip() for d in detectors.split(",") if d.strip()]
-    params: dict[str, dict] = {}
-    near = {name: value for name, value in (("threshold", near_dup_threshold), ("ratio", near_dup_ratio)) if value is not None}
-    if near and "near-duplicates" in names:
-        params["near-duplicates"] = near
-    if contamination is not None and "outliers" in names:
-        params["outliers"] = {"contamination": contamination}
+    params = option_params(names, near_dup_threshold=near_dup_threshold, near_dup_ratio=near_dup_ratio,
+                           contamination=contamination)
     result = api.inspect(source, out=out, detectors=names, detector_params=params, labels=labels, label_column=label_column,
                          model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                          cache_dir=cache_arg(cache_dir, no_cache), fps=fps, sequence_length=sequence_length,

@@ -17,12 +17,26 @@ from ..space.knn import KnnCache
 from . import get_detector
 from ._base import BaseDetector
 
-__all__ = ["make_detectors", "run_detectors", "duplicates_to_drop", "DEFAULT_DETECTORS"]
+__all__ = ["make_detectors", "run_detectors", "duplicates_to_drop", "option_params", "DEFAULT_DETECTORS"]
 
 log = logging.getLogger(__name__)
 
 #: what ``labelscout inspect`` runs unless told otherwise
 DEFAULT_DETECTORS = ("exact-duplicates", "near-duplicates", "outliers")
+
+
+def option_params(names: Sequence[str], *, near_dup_threshold: float | None = None, near_dup_ratio: float | None = None,
+                  contamination: float | None = None) -> dict[str, dict[str, Any]]:
+    """Per-detector parameters from the flat options ``inspect`` and ``select --dedupe``
+    offer, for the detectors in ``names`` only; options left at None keep the defaults."""
+    options = {"near-duplicates": {"threshold": near_dup_threshold, "ratio": near_dup_ratio},
+               "outliers": {"contamination": contamination}}
+    params = {}
+    for name in names:
+        given = {k: v for k, v in options.get(name, {}).items() if v is not None}
+        if given:
+            params[name] = given
+    return params
 
 
 def make_detectors(names: Sequence[str], params: dict[str, dict[str, Any]] | None = None) -> dict[str, BaseDetector]:
