@@ -234,7 +234,7 @@ def _decode_and_embed(embedder: "Embedder", cache: EmbeddingCache, todo: list[tu
                 t0 = time.perf_counter()
                 seg_vectors.setdefault(ev.video_id, {})[res.k] = _embed_frames(embedder, res.frames)
                 t_embed += time.perf_counter() - t0
-                res.frames = None  # the pixels are not needed any more
+                res.frames = res.frames[:0]  # the pixels are not needed any more
             elif isinstance(ev, VideoRestarted):
                 seg_vectors.pop(ev.video_id, None)
             elif isinstance(ev, VideoFailed):

@@ -65,6 +65,37 @@ class RunRecord:
             out[s["reason"]] = out.get(s["reason"], 0) + 1
         return dict(sorted(out.items()))
 
+    def input_notes(self) -> list[str]:
+        """What the summary line says about the input beyond the counts: skipped samples and
+        their reasons, damaged videos whose good frames are used, and what the scan left
+        out or followed (hidden files, symlinked folders, extra frames of multi-frame
+        images). One place, so ``select``, ``inspect`` and ``embed`` say the same."""
+        notes = []
+        lost = [s for s in self.skipped if s.get("kept_frames", "0") == "0"]
+        partial = [s for s in self.skipped if s.get("kept_frames", "0") != "0"]
+        if lost:
+            reasons: dict[str, int] = {}
+            for s in lost:
+                reasons[s["reason"]] = reasons.get(s["reason"], 0) + 1
+            notes.append(f"skipped {len(lost)} unreadable ({', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))})")
+        if partial:
+            videos = len({s["id"] for s in partial})
+            notes.append(f"{videos} damaged video(s) whose good frames are used")
+        col = self.extra.get("collection") or {}
+        hidden = int(col.get("hidden_files", 0)) + int(col.get("hidden_folders", 0))
+        if hidden:
+            notes.append(f"{hidden} hidden file(s)/folder(s) left out")
+        if col.get("symlinked_folders_followed_count"):
+            notes.append(f"{col['symlinked_folders_followed_count']} symlinked folder(s) followed")
+        if col.get("symlinked_folders_not_followed"):
+            notes.append(f"{len(col['symlinked_folders_not_followed'])} symlinked folder(s) not followed (already scanned)")
+        if col.get("skipped_run_folders"):
+            notes.append(f"{len(col['skipped_run_folders'])} labelscout run folder(s) skipped")
+        multi = (self.extra.get("embedding") or {}).get("multi_frame_images", 0)
+        if multi:
+            notes.append(f"{multi} multi-frame image(s): first frame used")
+        return notes
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": "labelscout-run/1",

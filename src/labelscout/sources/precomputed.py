@@ -97,12 +97,16 @@ def _from_npy(path: Path, ids: str | Path | None, mmap: bool):
     if ids_path is None:
         raise InputError(f"{path.name} needs its sample ids: none given and no ids.txt or {path.stem}.ids.txt next to it.",
                          hint="Give --ids FILE with one id per line, in the array's row order.")
-    if not ids_path.is_file():
-        raise InputError(f"Ids file {ids_path} does not exist.", hint="Give --ids FILE with one id per line.")
-    lines = ids_path.read_text(encoding="utf-8-sig").splitlines()
+    from ..runs.ids import decode_id, read_text_lenient
+    from .scan import require_input_file
+
+    require_input_file(ids_path, "--ids file", hint="Give --ids FILE with one id per line, in the array's row order.")
+    # split on '\n' only (a form feed or U+2028 inside a name is not a line break); ids that
+    # cannot stand on a line are quoted the way selection.txt writes them
+    lines = read_text_lenient(ids_path).split("\n")
     while lines and not lines[-1].strip():  # a trailing newline is not an id
         lines.pop()
-    id_list = [ln.strip() for ln in lines]
+    id_list = [decode_id(ln.strip()) for ln in lines]
     empty = [i + 1 for i, s in enumerate(id_list) if not s]
     if empty:
         raise InputError(f"{ids_path} has empty ids on line(s) {empty[:5]}{' ...' if len(empty) > 5 else ''}.",
