@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .._progress import progress_bar
+from ..sources.scan import open_regular
 from ..sources.video import VideoOptions, clip_id, default_decode_workers, frame_id
 from ..sources.video_decode import DecodedVideo, DecodeSettings, SegmentDecoded, VideoFailed, VideoRestarted, decode_videos
 from .cache import EmbeddingCache
@@ -54,7 +55,7 @@ def hash_video(path: str | Path, workers: int | None = None) -> str:
 
     def chunk(i: int) -> bytes:
         h = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # never blocks on a FIFO
             fh.seek(i * _CHUNK)
             left = _CHUNK
             while left > 0:  # 1 MiB reads: memory stays at 1 MiB per thread

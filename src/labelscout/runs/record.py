@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from .. import __version__
 from .atomic import atomic_write_json
 
-__all__ = ["RunRecord", "package_versions", "RUN_FILE"]
+__all__ = ["RunRecord", "package_versions", "RUN_FILE", "mark_running_interrupted"]
 
 RUN_FILE = "run.json"
 
@@ -116,4 +116,32 @@ class RunRecord:
         }
 
     def write(self, folder: str | Path) -> Path:
-        return atomic_write_json(Path(folder) / RUN_FILE, self.to_json())
+        path = atomic_write_json(Path(folder) / RUN_FILE, self.to_json())
+        key = str(Path(folder).absolute())
+        if self.status == "running":
+            _RUNNING[key] = self
+        else:
+            _RUNNING.pop(key, None)
+        return path
+
+
+#: run folders whose run.json says "running", so an interrupt can mark them (see cli.main)
+_RUNNING: dict[str, RunRecord] = {}
+
+
+def mark_running_interrupted(reason: str) -> list[str]:
+    """Write status "interrupted" into every run.json of this process still marked running.
+
+    Called from the interrupt watchdog when the main thread cannot unwind in time (stuck in
+    a C call); returns the folders written. Best effort: one that fails does not stop the rest.
+    """
+    done = []
+    for folder, record in list(_RUNNING.items()):
+        try:
+            record.status = "interrupted"
+            record.extra.setdefault("error", reason)
+            record.write(folder)
+            done.append(folder)
+        except Exception:  # noqa: BLE001 - the process is about to exit; nothing else can be done
+            continue
+    return done

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["RUN_MARKER", "ScanResult", "scan_folder", "require_input_file", "not_regular_reason", "SCAN_POLICIES"]
+__all__ = ["RUN_MARKER", "ScanResult", "scan_folder", "require_input_file", "not_regular_reason", "open_regular", "SCAN_POLICIES"]
 
 RUN_MARKER = ".labelscout-run"
 
@@ -65,6 +65,27 @@ def not_regular_reason(path: Path) -> tuple[str, str] | None:
             "a socket" if stat.S_ISSOCK(mode) else "a character device" if stat.S_ISCHR(mode) else
             "a block device" if stat.S_ISBLK(mode) else "not a regular file")
     return "not_a_regular_file", f"it is {what}; only regular files are read"
+
+
+def open_regular(path: str | Path):
+    """Open ``path`` for binary reading only if it is a regular file, without ever blocking.
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once (a plain ``open`` waits for a writer
+    forever); the descriptor is then checked with ``fstat``, so a file swapped for a FIFO or
+    a device after the scan is refused rather than read without end. Raises ``OSError``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"{path} is not a regular file (mode {stat.filemode(mode)}); only regular files are read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def require_input_file(path: str | Path, what: str, hint: str | None = None) -> Path:
