@@ -7,8 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labelscout.results import Issues, Selection
+from labelscout.runs.ids import parse_id_lines
 
-_ids = st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12), min_size=0,
+# any text at all: newlines, control characters, lone surrogates (file-name bytes that are not UTF-8)
+_ids = st.lists(st.text(alphabet=st.characters(blacklist_categories=()), min_size=1, max_size=12), min_size=0,
                 max_size=20, unique=True)
 
 
@@ -21,7 +23,9 @@ def test_selection_csv_round_trip(ids, data):
     assert back.ids == ids and back.reasons == reasons
     assert np.allclose(back.scores, np.asarray(scores, dtype=np.float64), rtol=1e-5, atol=1e-30)
     assert back.extra_columns["label"] == sel.extra_columns["label"]
-    assert sel.to_txt().splitlines() == ids
+    assert parse_id_lines(sel.to_txt()) == ids
+    assert len(sel.to_txt().split("\n")) == len(ids) + 1  # one line per id
+    sel.to_csv().encode("utf-8")  # writable as UTF-8 whatever the ids hold
 
 
 def test_selection_head_is_prefix():

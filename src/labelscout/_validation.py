@@ -27,6 +27,8 @@ __all__ = [
     "check_embeddings",
     "resolve_n",
     "nonfinite_rows",
+    "zero_rows",
+    "validate_pool_params",
 ]
 
 
@@ -115,6 +117,36 @@ def validate_params(owner: str, params: dict[str, Any], constraints: dict[str, S
         raise ConfigError(f"The {name!r} parameter of {owner} must be {rule}. Got {value!r} instead.")
 
 
+#: pool-bounded parameters: kind -> (largest value for a pool of n samples, the rule in words)
+POOL_BOUNDS = {
+    "neighbours": (lambda n: n - 1, "less than the number of samples ({n}): a sample has at most {m} neighbours"),
+    "clusters": (lambda n: n, "at most the number of samples ({n})"),
+}
+
+
+def validate_pool_params(owner: str, params: dict[str, Any], bounds: dict[str, str], n_samples: int,
+                         defaults: dict[str, Any] | None = None) -> None:
+    """Check parameters whose range depends on the pool size (known only at ``fit``).
+
+    ``bounds`` maps a parameter name to a kind of :data:`POOL_BOUNDS`: ``k`` nearest
+    neighbours must be fewer than the samples, clusters at most as many. A value out of
+    range is an error rather than silently clamped: the run would not be the one asked for.
+    A value equal to its entry in ``defaults`` was not asked for and is left to the
+    estimator, which lowers it to what a small pool allows.
+    """
+    for name, kind in bounds.items():
+        value = params.get(name)
+        if value is None or isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            continue
+        if defaults is not None and name in defaults and value == defaults[name]:
+            continue
+        largest, rule = POOL_BOUNDS[kind]
+        m = largest(n_samples)
+        if value > m:
+            raise ConfigError(f"The {name!r} parameter of {owner} must be {rule.format(n=n_samples, m=m)}. Got {value!r} instead.",
+                              hint=f"Give {name} at most {m} for this pool of {n_samples} samples.")
+
+
 def check_embeddings(
     embeddings: Any,
     *,
@@ -173,6 +205,17 @@ def nonfinite_rows(embeddings: np.ndarray, block: int = 65536) -> np.ndarray:
     return np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
 
 
+def zero_rows(embeddings: np.ndarray, block: int = 65536) -> np.ndarray:
+    """Indices of all-zero rows (no direction: cosine distances to them are undefined), in blocks."""
+    bad = []
+    for start in range(0, embeddings.shape[0], block):
+        chunk = np.asarray(embeddings[start : start + block])
+        rows = np.flatnonzero(~(chunk != 0).any(axis=1))
+        if rows.size:
+            bad.append(rows + start)
+    return np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
+
+
 def resolve_n(n: int | float | str, pool: int, *, name: str = "n", available: int | None = None) -> int:
     """Turn a budget (count, fraction in (0, 1], or 'P%') into a sample count.
 
@@ -186,9 +229,6 @@ def resolve_n(n: int | float | str, pool: int, *, name: str = "n", available: in
         try:
             if s.endswith("%"):
                 pct = float(s[:-1])
-                if not (0 < pct <= 100):
-                    raise ValueError
-                n = pct / 100.0
             elif "." in s or "e" in s.lower():
                 n = float(s)
             else:
@@ -197,6 +237,11 @@ def resolve_n(n: int | float | str, pool: int, *, name: str = "n", available: in
             raise ConfigError(
                 f"The {name!r} parameter must be a count (1000), a fraction (0.1) or a percentage (10%). Got {raw!r} instead."
             ) from None
+        if s.endswith("%"):
+            if not (0 < pct <= 100) or not np.isfinite(pct):
+                raise ConfigError(f"The {name!r} parameter as a percentage must be in the range (0%, 100%]. Got {raw!r} instead.",
+                                  hint=f"Use -n 100% for the whole pool, or a count such as -n {pool}.")
+            n = pct / 100.0
     if isinstance(n, bool) or not isinstance(n, numbers.Real):
         raise ConfigError(f"The {name!r} parameter must be a count, a fraction or a percentage. Got {raw!r} instead.")
     if isinstance(n, numbers.Integral):
@@ -210,10 +255,15 @@ def resolve_n(n: int | float | str, pool: int, *, name: str = "n", available: in
         count = max(1, int(round(float(n) * pool)))
     if count <= 0:
         raise ConfigError(f"The {name!r} parameter must be at least 1. Got {raw!r} instead.")
+    if available <= 0:
+        raise InputError(f"Cannot select {count} samples: all {pool} samples of the pool are already labeled/excluded, "
+                         "so nothing is left to select.",
+                         hint="Exclude fewer ids (--exclude), or add new samples to the pool.")
     if count > available:
-        what = f"the pool has {pool} samples" + (f", {pool - available} of them already labeled/excluded" if available != pool else "")
-        raise InputError(
-            f"Cannot select {count} samples: {what}, so at most {available} can be selected.",
-            hint=f"Use -n {available} or less (or -n 100% for everything).",
-        )
+        excluded = pool - available
+        what = f"the pool has {pool} samples" + (f", {excluded} of them already labeled/excluded" if excluded else "")
+        # a percentage or fraction is of the whole pool, so only a count can name what is left
+        hint = f"Use -n {available} or less" + (" (or -n 100% for everything)." if not excluded else
+                                                f" (the {available} samples not excluded).")
+        raise InputError(f"Cannot select {count} samples: {what}, so at most {available} can be selected.", hint=hint)
     return count

@@ -25,6 +25,7 @@ from .errors import ConfigError, InputError
 from .report.build import write_report
 from .results import Issues, Selection
 from .runs.atomic import atomic_write_text
+from .runs.ids import format_id_lines, read_id_file
 from .runs.frames import FRAME_FORMATS, frame_files, write_selected_frames
 from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
 from .runs.record import RunRecord
@@ -56,12 +57,7 @@ class SelectResult:
         line = f"Selected {len(self.selection)} of {pool} samples with {self.selection.strategy}"
         if "duplicates_dropped" in self.record.counts:
             line += f" ({self.record.counts['duplicates_dropped']} duplicates left out)"
-        if self.skipped:
-            reasons = self.record.skipped_summary()
-            line += f"; skipped {len(self.skipped)} unreadable ({', '.join(f'{n} {r}' for r, n in reasons.items())})"
-            partial = sum(1 for s in self.skipped if s.get("kept_frames", "0") != "0")
-            if partial:
-                line += f", {partial} of them damaged videos whose good frames are used"
+        line += "".join(f"; {note}" for note in self.record.input_notes())
         if self.out is not None:
             line += f" -> {self.out / 'selection.txt'}"
         return line
@@ -90,30 +86,10 @@ class InspectResult:
         if self.issues.failures:
             line += "; " + "; ".join(f"{f['detector']} {'' if f['error'].startswith('skipped') else 'failed: '}{f['error']}"
                                      for f in self.issues.failures)
-        if self.skipped:
-            line += f"; skipped {len(self.skipped)} unreadable"
+        line += "".join(f"; {note}" for note in self.record.input_notes())
         if self.out is not None:
             line += f" -> {self.out / 'issues.csv'}"
         return line
-
-
-def read_id_file(path: str | Path) -> list[str]:
-    """Ids from a text file (one per line) or a CSV with an ``id`` column (e.g. selection.csv)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path} does not exist.", hint="Give a file with one sample id per line.")
-    text = path.read_text(encoding="utf-8-sig")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if lines and path.suffix.lower() == ".csv":
-        import csv
-        import io
-
-        rows = list(csv.DictReader(io.StringIO(text)))
-        col = next((c for c in (rows[0].keys() if rows else []) if c.lower() in ("id", "path", "filename")), None)
-        if col is None:
-            raise InputError(f"{path} has no id column (id, path or filename).")
-        return [r[col].strip() for r in rows]
-    return [ln for ln in lines if not ln.startswith("#")]
 
 
 def report(run_dir: str | Path, *, root: str | Path | None = None, out: str | Path | None = None,
@@ -134,6 +110,13 @@ def _report_of_run(out: Path, record: RunRecord, progress: bool | None) -> None:
     except Exception as exc:  # noqa: BLE001 - the selection is done; the failure is data in run.json
         log.warning("The report could not be written (%s: %s); run `labelscout report %s` to retry.", type(exc).__name__, exc, out)
         record.extra["report_error"] = f"{type(exc).__name__}: {exc}"
+
+
+def _input_path(source: Any) -> Path | None:
+    """The folder or file a run reads (its run folder may not lie inside it)."""
+    if isinstance(source, Collection):
+        return source.root
+    return Path(source) if isinstance(source, (str, Path)) else None
 
 
 def _command_line() -> str:
@@ -174,7 +157,7 @@ def embed(
     embedder = Embedder(model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                         cache_dir=cache_dir, progress=progress, video=video)
     if out is not None:
-        out = prepare_run_folder(out)
+        out = prepare_run_folder(out, inputs=[_input_path(source)])
     with record.timer("embed"):
         result = embedder.embed(source)
     record.device = result.stats.get("device")
@@ -278,7 +261,7 @@ def inspect(
         "video": {"fps": fps, "sequence_length": sequence_length, "keyframes_only": keyframes_only},
     }
     if out is not None:
-        out = prepare_run_folder(out)
+        out = prepare_run_folder(out, inputs=[_input_path(source)])
         record.write(out)
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                         cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
@@ -306,7 +289,7 @@ def inspect(
         record.status = "finished"
         return InspectResult(issues, emb, record, dets, out, skipped)
     except BaseException as exc:
-        record.status = "failed"
+        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         record.extra["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
@@ -426,7 +409,7 @@ def select(
                   "frame_format": frame_format},
     }
     if out is not None:
-        out = prepare_run_folder(out)
+        out = prepare_run_folder(out, inputs=[_input_path(source)])
         record.write(out)  # a run.json with status "running" marks an unfinished run
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                         cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
@@ -437,7 +420,7 @@ def select(
         if len(emb) == 0:
             raise InputError(f"No usable samples in {source}: all {len(skipped)} files were skipped.",
                              hint="See the skipped list in run.json for each file's reason.")
-        exclude_ids = read_id_file(exclude) if isinstance(exclude, (str, Path)) else list(exclude or [])
+        exclude_ids = read_id_file(exclude, what="--exclude file") if isinstance(exclude, (str, Path)) else list(exclude or [])
         pool_ids = set(emb.ids)
         unknown = [i for i in exclude_ids if i not in pool_ids]
         if unknown:
@@ -480,7 +463,7 @@ def select(
                 if issues is not None:
                     atomic_write_text(out / "issues.csv", issues.to_csv())
                 if exclude_ids:  # the report counts them as covered
-                    atomic_write_text(out / "excluded.txt", "".join(f"{i}\n" for i in exclude_ids))
+                    atomic_write_text(out / "excluded.txt", format_id_lines(exclude_ids))
                 if place and root is not None:
                     record.counts["placed_files"] = place_selected_files(out, root, selection.ids, place)
             if write_frames:
@@ -496,7 +479,7 @@ def select(
             _report_of_run(out, record, progress)
         return SelectResult(selection, emb, record, issues=issues if issues is not None else Issues(), out=out, skipped=skipped)
     except BaseException as exc:
-        record.status = "failed"
+        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         record.extra["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:

@@ -17,6 +17,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .runs.ids import decode_id, encode_id, format_id_lines
+
 __all__ = ["Selection", "Issues", "ISSUE_COLUMNS", "SELECTION_COLUMNS"]
 
 SELECTION_COLUMNS = ("id", "rank", "score", "reason")
@@ -59,7 +61,8 @@ class Selection:
         )
 
     def to_txt(self) -> str:
-        return "".join(f"{i}\n" for i in self.ids)
+        """selection.txt: one id per line, escaped where a line cannot hold it (see :mod:`labelscout.runs.ids`)."""
+        return format_id_lines(self.ids)
 
     def to_csv(self) -> str:
         buf = io.StringIO()
@@ -67,13 +70,13 @@ class Selection:
         extra = list(self.extra_columns)
         writer.writerow([*SELECTION_COLUMNS, *extra])
         for rank, (sid, score, reason) in enumerate(zip(self.ids, self.scores, self.reasons)):
-            writer.writerow([sid, rank, _fmt(score), reason, *(self.extra_columns[c][rank] for c in extra)])
+            writer.writerow(_cells([sid, rank, _fmt(score), reason, *(self.extra_columns[c][rank] for c in extra)]))
         return buf.getvalue()
 
     @classmethod
     def from_csv(cls, text: str) -> "Selection":
         reader = csv.DictReader(io.StringIO(text))
-        rows = list(reader)
+        rows = [{k: decode_id(v) if isinstance(v, str) else v for k, v in r.items()} for r in reader]
         extra_names = [c for c in (reader.fieldnames or []) if c not in SELECTION_COLUMNS]
         return cls(
             ids=[r["id"] for r in rows],
@@ -82,6 +85,12 @@ class Selection:
             reasons=[r["reason"] for r in rows],
             extra_columns={c: [r[c] for r in rows] for c in extra_names},
         )
+
+
+def _cells(row: list[Any]) -> list[Any]:
+    """Text cells escaped like ids in selection.txt, so a file name with a newline or bytes
+    that are not UTF-8 round-trips (and every row stays one line)."""
+    return [encode_id(v) if isinstance(v, str) else v for v in row]
 
 
 def _fmt(x: float) -> str:
@@ -150,12 +159,13 @@ class Issues:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(ISSUE_COLUMNS)
         for sid, t, s, f, ev in zip(self.ids, self.issue, self.score, self.flag, self.evidence):
-            writer.writerow([sid, t, _fmt(s), int(bool(f)), json.dumps(ev, sort_keys=True, separators=(",", ":"), default=_jsonable)])
+            writer.writerow(_cells([sid, t, _fmt(s), int(bool(f)),
+                                    json.dumps(ev, sort_keys=True, separators=(",", ":"), default=_jsonable)]))
         return buf.getvalue()
 
     @classmethod
     def from_csv(cls, text: str) -> "Issues":
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = [{k: decode_id(v) if isinstance(v, str) else v for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))]
         return cls(
             [r["id"] for r in rows],
             [r["issue"] for r in rows],

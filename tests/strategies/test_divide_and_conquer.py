@@ -111,7 +111,7 @@ def test_properties(N, data):
     excluded = data.draw(st.lists(st.integers(0, N - 1), max_size=N - 1, unique=True))
     n = data.draw(st.integers(1, N - len(excluded)))
     within = data.draw(st.sampled_from(["kmeans", "spectral", "labels"]))
-    sel = DivideAndConquerSelector(n, within=within, n_clusters=data.draw(st.integers(1, 6)),
+    sel = DivideAndConquerSelector(n, within=within, n_clusters=data.draw(st.integers(1, min(6, N))),
                                    allocation=data.draw(st.sampled_from(["proportional", "balanced"])))
     sel.fit(X, exclude=excluded or None, labels=[i % 3 for i in range(N)])
     check_selection(sel, N, n, excluded)

@@ -48,6 +48,7 @@ def test_duplicates_are_infinitely_typical_and_lone_sample_zero():
 @settings(max_examples=30, deadline=None)
 @given(N=st.integers(2, 50), k=st.integers(1, 25), data=st.data())
 def test_prefix_and_exclusion(N, k, data):
+    k = min(k, N - 1)  # more neighbours than the pool holds is an error (test_k_above_the_pool_is_an_error)
     X = np.random.default_rng(N).normal(size=(N, 3)).astype(np.float32)
     excluded = data.draw(st.lists(st.integers(0, N - 1), max_size=N - 1, unique=True))
     n = data.draw(st.integers(1, N - len(excluded)))
@@ -56,6 +57,15 @@ def test_prefix_and_exclusion(N, k, data):
     assert (np.diff(sel.scores_) <= 0).all()
     assert np.array_equal(TypicalitySelector(n, k=k).fit(X, exclude=excluded or None).selected_[: n - 1],
                           TypicalitySelector(max(n - 1, 1), k=k).fit(X, exclude=excluded or None).selected_[: n - 1])
+
+
+@pytest.mark.parametrize("k", [100, 1000])
+def test_k_above_the_pool_is_an_error(k):
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    with pytest.raises(ConfigError, match=rf"The 'k' parameter of TypicalitySelector must be less than the number of samples \(100\).*Got {k} instead"):
+        TypicalitySelector(5, k=k).fit(X)
+    assert TypicalitySelector(5, k=99).fit(X).n_selected_ == 5
+    assert TypicalitySelector(5).fit(X[:10]).n_selected_ == 5  # the default k=20 is lowered on a small pool
 
 
 def test_validation():

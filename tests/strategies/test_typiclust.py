@@ -61,7 +61,7 @@ def test_distinct_clusters_while_uncovered(N, data):
     X = np.random.default_rng(N).normal(size=(N, 3)).astype(np.float32)
     excluded = data.draw(st.lists(st.integers(0, N - 1), max_size=N - 1, unique=True))
     n = data.draw(st.integers(1, N - len(excluded)))
-    sel = TypiClustSelector(n, k=data.draw(st.integers(1, 25))).fit(X, exclude=excluded or None)
+    sel = TypiClustSelector(n, k=data.draw(st.integers(1, min(25, N - 1)))).fit(X, exclude=excluded or None)
     check_selection(sel, N, n, excluded)
     cl = sel.cluster_labels_
     fresh = [int(cl[i]) for i in sel.selected_ if cl[i] not in set(cl[excluded].tolist())]

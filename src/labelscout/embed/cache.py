@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..runs.atomic import atomic_path, atomic_write_json
+from ..sources.scan import open_regular
 
 __all__ = ["EmbeddingCache", "default_cache_root", "hash_file", "hash_files"]
 
@@ -43,7 +44,7 @@ def default_cache_root() -> Path:
 def hash_file(path: str | Path) -> str:
     """BLAKE2b-128 of the file's bytes (hex)."""
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:  # never blocks on a FIFO that replaced the file
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

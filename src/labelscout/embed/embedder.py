@@ -21,11 +21,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from .._device import resolve_device
 from .._progress import progress_bar
-from .._validation import nonfinite_rows
+from .._validation import nonfinite_rows, zero_rows
 from ..errors import BadSampleError, ConfigError
 from ..models.registry import LoadedModel, load_model
 from ..sources.collection import Collection, collect
-from ..sources.images import DEFAULT_MAX_PIXELS, load_image
+from ..sources.images import DEFAULT_MAX_PIXELS, count_frames, load_image
 from ..sources.video import VideoOptions
 from .cache import EmbeddingCache, default_cache_root, hash_files
 from .preprocess import Preprocess, normalize_batch
@@ -170,7 +170,8 @@ class Embedder:
         """Embed every image under ``source`` (a folder or a file)."""
         t_start = time.perf_counter()
         col = source if isinstance(source, Collection) else collect(source)
-        skipped: list[dict[str, str]] = []
+        # files the scan refused to open (FIFOs, devices, broken links) are skipped samples too
+        skipped: list[dict[str, str]] = list(col.scan.skipped) if col.scan is not None else []
         cache = self.cache()
         ids: list[str] = []
         keys: list[str] = []
@@ -224,17 +225,23 @@ class Embedder:
 
         dim = self.loaded.embedding_dim
         matrix = np.stack([vectors[k] for k in keys]).astype(np.float32) if keys else np.empty((0, dim), np.float32)
-        # a model can emit NaN for a degenerate input; such samples cannot be placed in space
-        nan_rows = nonfinite_rows(matrix)
-        if nan_rows.size:
+        # a model can emit NaN (or, after a ReLU, all zeros) for a degenerate input; such
+        # samples cannot be placed in space (a zero vector has no direction for cosine)
+        nan_rows, zero = nonfinite_rows(matrix), zero_rows(matrix)
+        if nan_rows.size or zero.size:
             for r in nan_rows:
                 skipped.append({"id": ids[r], "reason": "nan_embedding", "detail": "the model produced NaN/inf for this sample"})
-            keep = np.setdiff1d(np.arange(len(ids)), nan_rows)
+            for r in zero:
+                skipped.append({"id": ids[r], "reason": "zero_embedding", "detail": "the model produced an all-zero vector for this sample"})
+            keep = np.setdiff1d(np.arange(len(ids)), np.concatenate([nan_rows, zero]))
             matrix = matrix[keep]
             ids = [ids[i] for i in keep]
             keys = [keys[i] for i in keep]
             meta = {c: [v[i] for i in keep] for c, v in meta.items()}
         emb = EmbeddingSet(matrix, ids, self.loaded.model_id, self.loaded.fingerprint, keys, meta)
+        # policy: a multi-frame image (animated GIF / WebP / PNG, multi-page TIFF) is one sample,
+        # its first frame; counted on every run (cached or not) so run.json always says so
+        multi = {sid: n for sid, n in count_frames(col.root, [i for i in ids if "#" not in i]).items() if n > 1}
         n_new = len(todo) - len(bad)
         stats = {
             "samples": len(ids),
@@ -249,6 +256,9 @@ class Embedder:
             "total_s": round(time.perf_counter() - t_start, 3),
             "device": str(self.torch_device),
             "batch_size": self.batch_size,
+            "multi_frame_images": len(multi),
+            "multi_frame_policy": "first frame used",
+            "multi_frame_examples": {k: multi[k] for k in sorted(multi)[:20]},
             **video_stats,
         }
         return EmbedResult(emb, sorted(skipped, key=lambda s: s["id"]), stats, col)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .._progress import progress_bar
+from ..sources.scan import open_regular
 from ..sources.video import VideoOptions, clip_id, default_decode_workers, frame_id
 from ..sources.video_decode import DecodedVideo, DecodeSettings, SegmentDecoded, VideoFailed, VideoRestarted, decode_videos
 from .cache import EmbeddingCache
@@ -54,7 +55,7 @@ def hash_video(path: str | Path, workers: int | None = None) -> str:
 
     def chunk(i: int) -> bytes:
         h = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # never blocks on a FIFO
             fh.seek(i * _CHUNK)
             left = _CHUNK
             while left > 0:  # 1 MiB reads: memory stays at 1 MiB per thread
@@ -234,7 +235,7 @@ def _decode_and_embed(embedder: "Embedder", cache: EmbeddingCache, todo: list[tu
                 t0 = time.perf_counter()
                 seg_vectors.setdefault(ev.video_id, {})[res.k] = _embed_frames(embedder, res.frames)
                 t_embed += time.perf_counter() - t0
-                res.frames = None  # the pixels are not needed any more
+                res.frames = res.frames[:0]  # the pixels are not needed any more
             elif isinstance(ev, VideoRestarted):
                 seg_vectors.pop(ev.video_id, None)
             elif isinstance(ev, VideoFailed):

@@ -99,7 +99,9 @@ def _read_selection(run_dir: Path, ids: list[str]) -> Selection:
     if csv_path.is_file():
         sel = Selection.from_csv(csv_path.read_text(encoding="utf-8"))
     elif txt_path.is_file():
-        chosen = [ln.strip() for ln in txt_path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        from ..runs.ids import parse_id_lines, read_text_lenient
+
+        chosen = parse_id_lines(read_text_lenient(txt_path))
         sel = Selection(chosen, np.full(len(chosen), -1), np.full(len(chosen), np.nan), [""] * len(chosen))
     else:
         raise InputError(f"{run_dir} has no selection.csv or selection.txt.",
@@ -124,7 +126,7 @@ def _read_excluded(run_dir: Path, record: dict[str, Any], ids: list[str], notes:
             notes.append(f"{n_expected} samples were already labeled, but their ids are not in the run folder; "
                          "coverage counts only the selection.")
         return np.empty(0, np.int64)
-    from ..api import read_id_file  # the one reader of id files
+    from ..runs.ids import read_id_file  # the one reader of id files
 
     rows = [pos[s] for s in read_id_file(path) if s in pos]
     return np.unique(np.asarray(rows, dtype=np.int64))

@@ -5,20 +5,49 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Iterable
 
 from ..errors import ConfigError
 from ..results import Selection
 from ..sources.scan import RUN_MARKER
 from .atomic import atomic_path, atomic_write_text
 
-__all__ = ["prepare_run_folder", "write_selection", "place_selected_files"]
+__all__ = ["check_run_folder", "prepare_run_folder", "write_selection", "place_selected_files"]
 
 log = logging.getLogger(__name__)
 
 
-def prepare_run_folder(out: str | Path) -> Path:
-    """Create ``out`` and mark it as a run folder (scans of a parent folder skip it)."""
+def check_run_folder(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Refuse an ``out`` that names a file, or that lies inside (or is) an input folder.
+
+    A run folder inside the input tree would put run.json, embeddings and copied files into
+    the user's data, where the next scan would meet them. Paths are compared after
+    resolving symlinks, so a link to the data folder is caught too. Creates nothing.
+    """
     out = Path(out)
+    if os.path.lexists(out) and not out.is_dir():
+        raise ConfigError(f"--out {out} is an existing file, not a folder.",
+                          hint="Give --out a new or existing folder for the run (selection.txt, run.json, ...).")
+    parent = next((p for p in out.absolute().parents if os.path.lexists(p)), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"--out {out} cannot be created: {parent} is a file, not a folder.",
+                          hint="Give --out a path whose parent folders are folders.")
+    real_out = out.resolve()
+    for src in inputs:
+        if src is None or not Path(src).is_dir():
+            continue  # a single input file may sit next to its run folder
+        real_src = Path(src).resolve()
+        if real_out == real_src or real_src in real_out.parents:
+            where = "is the input folder" if real_out == real_src else f"lies inside the input folder {src}"
+            raise ConfigError(f"--out {out} {where}; labelscout never writes into its input.",
+                              hint=f"Give --out a folder outside {src}, e.g. --out {real_src.parent / (real_src.name + '-run')}.")
+    return out
+
+
+def prepare_run_folder(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """Check ``out`` (:func:`check_run_folder`), create it and mark it as a run folder
+    (scans of a parent folder skip it)."""
+    out = check_run_folder(out, inputs)
     out.mkdir(parents=True, exist_ok=True)
     marker = out / RUN_MARKER
     if not marker.exists():

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from .. import __version__
 from .atomic import atomic_write_json
 
-__all__ = ["RunRecord", "package_versions", "RUN_FILE"]
+__all__ = ["RunRecord", "package_versions", "RUN_FILE", "mark_running_interrupted"]
 
 RUN_FILE = "run.json"
 
@@ -65,6 +65,37 @@ class RunRecord:
             out[s["reason"]] = out.get(s["reason"], 0) + 1
         return dict(sorted(out.items()))
 
+    def input_notes(self) -> list[str]:
+        """What the summary line says about the input beyond the counts: skipped samples and
+        their reasons, damaged videos whose good frames are used, and what the scan left
+        out or followed (hidden files, symlinked folders, extra frames of multi-frame
+        images). One place, so ``select``, ``inspect`` and ``embed`` say the same."""
+        notes = []
+        lost = [s for s in self.skipped if s.get("kept_frames", "0") == "0"]
+        partial = [s for s in self.skipped if s.get("kept_frames", "0") != "0"]
+        if lost:
+            reasons: dict[str, int] = {}
+            for s in lost:
+                reasons[s["reason"]] = reasons.get(s["reason"], 0) + 1
+            notes.append(f"skipped {len(lost)} unreadable ({', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))})")
+        if partial:
+            videos = len({s["id"] for s in partial})
+            notes.append(f"{videos} damaged video(s) whose good frames are used")
+        col = self.extra.get("collection") or {}
+        hidden = int(col.get("hidden_files", 0)) + int(col.get("hidden_folders", 0))
+        if hidden:
+            notes.append(f"{hidden} hidden file(s)/folder(s) left out")
+        if col.get("symlinked_folders_followed_count"):
+            notes.append(f"{col['symlinked_folders_followed_count']} symlinked folder(s) followed")
+        if col.get("symlinked_folders_not_followed"):
+            notes.append(f"{len(col['symlinked_folders_not_followed'])} symlinked folder(s) not followed (already scanned)")
+        if col.get("skipped_run_folders"):
+            notes.append(f"{len(col['skipped_run_folders'])} labelscout run folder(s) skipped")
+        multi = (self.extra.get("embedding") or {}).get("multi_frame_images", 0)
+        if multi:
+            notes.append(f"{multi} multi-frame image(s): first frame used")
+        return notes
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": "labelscout-run/1",
@@ -85,4 +116,32 @@ class RunRecord:
         }
 
     def write(self, folder: str | Path) -> Path:
-        return atomic_write_json(Path(folder) / RUN_FILE, self.to_json())
+        path = atomic_write_json(Path(folder) / RUN_FILE, self.to_json())
+        key = str(Path(folder).absolute())
+        if self.status == "running":
+            _RUNNING[key] = self
+        else:
+            _RUNNING.pop(key, None)
+        return path
+
+
+#: run folders whose run.json says "running", so an interrupt can mark them (see cli.main)
+_RUNNING: dict[str, RunRecord] = {}
+
+
+def mark_running_interrupted(reason: str) -> list[str]:
+    """Write status "interrupted" into every run.json of this process still marked running.
+
+    Called from the interrupt watchdog when the main thread cannot unwind in time (stuck in
+    a C call); returns the folders written. Best effort: one that fails does not stop the rest.
+    """
+    done = []
+    for folder, record in list(_RUNNING.items()):
+        try:
+            record.status = "interrupted"
+            record.extra.setdefault("error", reason)
+            record.write(folder)
+            done.append(folder)
+        except Exception:  # noqa: BLE001 - the process is about to exit; nothing else can be done
+            continue
+    return done

@@ -8,6 +8,7 @@ the reason codes in :data:`BAD_IMAGE_REASONS`; the caller records them and goes 
 """
 from __future__ import annotations
 
+import stat
 import warnings
 from pathlib import Path
 
@@ -15,10 +16,14 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ..errors import BadSampleError
+from .scan import open_regular
 
-__all__ = ["IMAGE_EXTENSIONS", "BAD_IMAGE_REASONS", "DEFAULT_MAX_PIXELS", "load_image", "to_rgb"]
+__all__ = ["IMAGE_EXTENSIONS", "MULTI_FRAME_EXTENSIONS", "count_frames", "BAD_IMAGE_REASONS", "DEFAULT_MAX_PIXELS", "load_image", "to_rgb"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+
+#: formats that can hold more than one frame (animation, pages); only the first is used
+MULTI_FRAME_EXTENSIONS = frozenset({".gif", ".webp", ".png", ".tif", ".tiff"})
 
 #: reason code -> what it means (shown in run.json and the summary)
 BAD_IMAGE_REASONS = {
@@ -28,6 +33,7 @@ BAD_IMAGE_REASONS = {
     "corrupt": "the image data is damaged and cannot be decoded",
     "too_large": "the image has more pixels than the limit (possible decompression bomb)",
     "unreadable": "the file cannot be opened (permissions or I/O error)",
+    "not_a_regular_file": "the path is a FIFO, socket or device, not a file (it was not read)",
 }
 
 #: Larger images are refused as possible decompression bombs (about 16k x 16k).
@@ -108,16 +114,18 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_siz
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise _bad(path, "unreadable", str(exc)) from exc
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad(path, "not_a_regular_file")
+    if st.st_size == 0:
         raise _bad(path, "empty_file")
     fmt = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_regular(path) as fh, Image.open(fh) as img:
                 fmt = img.format
                 width, height = img.size
                 if width * height > max_pixels:
@@ -141,3 +149,28 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_siz
         truncated = "truncated" in text or "premature end" in text or isinstance(exc, EOFError) or _looks_truncated(path, fmt)
         reason = "truncated" if truncated else "corrupt"
         raise _bad(path, reason, str(exc)) from exc
+
+
+def _frame_count(path: Path) -> int:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with open_regular(path) as fh, Image.open(fh) as img:
+                return int(getattr(img, "n_frames", 1) or 1)
+    except Exception:  # noqa: BLE001 - an unreadable file was reported when it was decoded
+        return 1
+
+
+def count_frames(root: Path, ids: list[str], workers: int = 8) -> dict[str, int]:
+    """Frames of each image of ``ids`` whose format can hold several (GIF, WebP, APNG, TIFF).
+
+    Reads headers only (a GIF's frame headers); other formats are not opened. Used to say in
+    run.json which samples are multi-frame images whose first frame stands for them.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [i for i in ids if Path(i).suffix.lower() in MULTI_FRAME_EXTENSIONS]
+    if len(todo) < 32:
+        return {i: _frame_count(root / i) for i in todo}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip(todo, pool.map(lambda i: _frame_count(root / i), todo)))

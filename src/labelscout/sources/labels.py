@@ -7,6 +7,7 @@ column (``label``, ``class`` or ``category``, or name it with ``column``).
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
@@ -29,11 +30,16 @@ def labels_from_folders(ids: Sequence[str]) -> list[str | None] | None:
 
 def labels_from_csv(path: str | Path, ids: Sequence[str], column: str | None = None) -> list[str | None]:
     """Labels for ``ids`` from a CSV; samples absent from the file get None."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Labels file {path} does not exist.", hint="Check the --labels path.")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    from ..runs.ids import decode_id, read_text_lenient
+    from .scan import require_input_file
+
+    path = require_input_file(path, "--labels file", hint="Give a CSV with an id column and a label column, or --labels folders / none.")
+    text = read_text_lenient(path)
+    if "\x00" in text:
+        raise InputError(f"The --labels file {path} holds NUL bytes: it is not a CSV text file.",
+                         hint="Give a CSV with an id column and a label column.")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         fields = reader.fieldnames or []
         id_col = next((c for c in fields if c.lower() in _ID_COLUMNS), None)
         label_col = column if column else next((c for c in fields if c.lower() in _LABEL_COLUMNS), None)
@@ -43,7 +49,10 @@ def labels_from_csv(path: str | Path, ids: Sequence[str], column: str | None = N
                 f"({'/'.join(_LABEL_COLUMNS)}{' or ' + repr(column) if column else ''}).",
                 hint="Rename the columns, or name the label column with --label-column.",
             )
-        table = {row[id_col].strip().replace("\\", "/"): row[label_col] for row in reader}
+        table = {decode_id((row[id_col] or "").strip()).replace("\\", "/"): decode_id(row[label_col] or "")
+                 for row in reader if row.get(id_col)}
+    except csv.Error as exc:
+        raise InputError(f"The --labels file {path} is not a valid CSV ({exc}).", hint="Check the file's quoting.") from exc
     return [table.get(i) for i in ids]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..embed.store import EmbeddingSet
+from .._validation import zero_rows
 from ..errors import InputError
 
 __all__ = ["load_precomputed", "ID_COLUMNS", "TABLE_SUFFIXES"]
@@ -54,9 +55,9 @@ def load_precomputed(path: str | Path, ids: str | Path | None = None, *, mmap: b
     ``ids``: the ids file of an ``.npy`` array (one per line, row order). Without it,
     ``ids.txt`` or ``<name>.ids.txt`` next to the array is used when present.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Embeddings file {path} does not exist.", hint="Give an .npy array (with --ids) or a CSV / parquet table.")
+    from .scan import require_input_file
+
+    path = require_input_file(path, "--embeddings file", hint="Give an .npy array (with --ids) or a CSV / parquet table.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         vectors, id_list, meta, files = _from_npy(path, ids, mmap)
@@ -81,11 +82,38 @@ def load_precomputed(path: str | Path, ids: str | Path | None = None, *, mmap: b
 
 
 # -- .npy + ids ------------------------------------------------------------------------
-def _from_npy(path: Path, ids: str | Path | None, mmap: bool):
+_NPY_MAGIC = b"\x93NUMPY"
+_HINT_NPY = "Save the array with numpy.save(path, X) (X of shape (n_samples, n_features), float32), or give a CSV."
+
+
+def _load_npy(path: Path, mmap: bool) -> np.ndarray:
+    """``np.load`` with every way a file can fail to be an .npy array named for what it is
+    (numpy's own messages say "pickled data" for a text file, and an empty file raised an
+    EOFError that the command line printed as "Aborted.")."""
+    from .scan import open_regular
+
     try:
-        vectors = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        with open_regular(path) as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise InputError(f"Embeddings file {path} cannot be read ({exc}).", hint="Check the path and its permissions.") from exc
+    if not head:
+        raise InputError(f"Embeddings file {path} is empty (0 bytes).", hint=_HINT_NPY)
+    if not head.startswith(_NPY_MAGIC):
+        looks = "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data of another format"
+        raise InputError(f"Embeddings file {path} is not a NumPy .npy file: it does not start with the .npy magic bytes "
+                         f"(it looks like {looks}).", hint=_HINT_NPY + (" A text table needs the .csv suffix." if looks == "text" else ""))
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
-        raise InputError(f"{path} cannot be read as a numeric .npy array ({exc}).") from exc
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise InputError(f"Embeddings file {path} holds an object (pickled) array, not numbers.", hint=_HINT_NPY) from exc
+        raise InputError(f"Embeddings file {path} cannot be read as a numeric .npy array ({exc}).", hint=_HINT_NPY) from exc
+    except (EOFError, OSError) as exc:  # a header that promises more data than the file holds
+        raise InputError(f"Embeddings file {path} is truncated: its header promises more data than the file holds ({exc}).",
+                         hint="Re-copy the file, or save the array again.") from exc
+def _from_npy(path: Path, ids: str | Path | None, mmap: bool):
+    vectors = _load_npy(path, mmap)
     if vectors.ndim != 2:
         raise InputError(f"{path} must hold a 2-D array (n_samples, n_features); got shape {vectors.shape}.")
     if not np.issubdtype(vectors.dtype, np.number) or np.issubdtype(vectors.dtype, np.complexfloating):
@@ -97,12 +125,16 @@ def _from_npy(path: Path, ids: str | Path | None, mmap: bool):
     if ids_path is None:
         raise InputError(f"{path.name} needs its sample ids: none given and no ids.txt or {path.stem}.ids.txt next to it.",
                          hint="Give --ids FILE with one id per line, in the array's row order.")
-    if not ids_path.is_file():
-        raise InputError(f"Ids file {ids_path} does not exist.", hint="Give --ids FILE with one id per line.")
-    lines = ids_path.read_text(encoding="utf-8-sig").splitlines()
+    from ..runs.ids import decode_id, read_text_lenient
+    from .scan import require_input_file
+
+    require_input_file(ids_path, "--ids file", hint="Give --ids FILE with one id per line, in the array's row order.")
+    # split on '\n' only (a form feed or U+2028 inside a name is not a line break); ids that
+    # cannot stand on a line are quoted the way selection.txt writes them
+    lines = read_text_lenient(ids_path).split("\n")
     while lines and not lines[-1].strip():  # a trailing newline is not an id
         lines.pop()
-    id_list = [ln.strip() for ln in lines]
+    id_list = [decode_id(ln.strip()) for ln in lines]
     empty = [i + 1 for i, s in enumerate(id_list) if not s]
     if empty:
         raise InputError(f"{ids_path} has empty ids on line(s) {empty[:5]}{' ...' if len(empty) > 5 else ''}.",
@@ -124,21 +156,35 @@ def _read_table(path: Path) -> tuple[list[str], dict[str, list[str]] | dict[str,
         df = pd.read_parquet(path)
         return [str(c) for c in df.columns], {str(c): df[c].to_numpy() for c in df.columns}
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=delim)
-        header = next(reader, None)
-        if not header:
-            raise InputError(f"{path} is empty; expected a header row with an id column and embedding columns.")
-        header = [h.strip() for h in header]
-        cols: list[list[str]] = [[] for _ in header]
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise InputError(f"{path}, line {line_no}: {len(row)} fields, but the header has {len(header)}.",
-                                 hint="Every row needs one value per column.")
-            for c, v in zip(cols, row):
-                c.append(v)
+    import io
+
+    from ..runs.ids import read_text_lenient
+
+    text = read_text_lenient(path)
+    if "\x00" in text:
+        raise InputError(f"{path} holds NUL bytes: it is binary data, not a CSV text table.",
+                         hint="Give a CSV / TSV text table, or an .npy array with the .npy suffix.")
+    try:
+        return _parse_table(path, csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a valid CSV ({exc}).", hint="Check the file's quoting.") from exc
+
+
+def _parse_table(path: Path, reader) -> tuple[list[str], dict[str, list[str]]]:
+    """Header and columns of a CSV read row by row; a row of the wrong width names its line."""
+    header = next(reader, None)
+    if not header:
+        raise InputError(f"{path} is empty; expected a header row with an id column and embedding columns.")
+    header = [h.strip() for h in header]
+    cols: list[list[str]] = [[] for _ in header]
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{path}, line {line_no}: {len(row)} fields, but the header has {len(header)}.",
+                             hint="Every row needs one value per column.")
+        for c, v in zip(cols, row):
+            c.append(v)
     return header, dict(zip(header, cols))
 
 
@@ -171,7 +217,9 @@ def _from_table(path: Path):
     vectors = np.empty((n, len(emb_cols)), dtype=np.float32)
     for j, col in enumerate(emb_cols):
         vectors[:, j] = _numeric_column(path, col, table[col], id_col, table[id_col])
-    ids = [str(v).strip() for v in table[id_col]]
+    from ..runs.ids import decode_id
+
+    ids = [decode_id(str(v).strip()) for v in table[id_col]]
     meta: dict[str, list[Any]] = {}
     for col in extra:
         key = "label" if col == label_col else col
@@ -213,6 +261,13 @@ def _check_vectors(vectors: np.ndarray, ids: list[str], path: Path) -> None:
         shown = ", ".join(f"row {r} ({ids[r]!r})" for r in bad[:5])
         raise InputError(f"{path.name}: {len(bad)} of {n} embeddings hold NaN or inf: {shown}{' ...' if len(bad) > 5 else ''}.",
                          hint="Drop or recompute those rows (a model can emit NaN for a degenerate input).")
+    zero = zero_rows(vectors)
+    if zero.size:
+        shown = ", ".join(f"row {r} ({ids[r]!r})" for r in zero[:5])
+        raise InputError(f"{path.name}: {zero.size} of {n} embeddings are all zeros: {shown}{' ...' if zero.size > 5 else ''}. "
+                         "A zero vector has no direction, so it has no cosine distance to anything (often a placeholder "
+                         "for a sample that failed).",
+                         hint="Drop or recompute those rows.")
 
 
 def _check_ids(ids: list[str], where: Path) -> None:

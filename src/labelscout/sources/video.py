@@ -19,12 +19,13 @@ import fractions
 import logging
 import numbers
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .._validation import Instance, Interval, validate_params
-from ..errors import BadSampleError
+from ..errors import BadSampleError, ConfigError
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -57,6 +58,7 @@ BAD_VIDEO_REASONS = {
     "corrupt": "some packets of the video are damaged and cannot be decoded",
     "too_large": "the frames have more pixels than the limit",
     "unreadable": "the file cannot be opened (permissions or I/O error)",
+    "not_a_regular_file": "the path is a FIFO, socket or device, not a file (it was not read)",
 }
 
 _HINTS = {
@@ -76,22 +78,22 @@ _SEEKABLE_FORMATS = ("mov", "mp4", "matroska", "webm", "avi")
 
 
 def parse_fps(value: Any) -> Any:
-    """``"all"``, ``"0"``, 0 or None mean every frame (None); numeric strings become floats.
+    """``"all"`` or None mean every frame (None); numeric strings become floats.
 
-    Anything else is returned unchanged for :class:`VideoOptions` to reject with its message.
+    Anything else (0, negative numbers, other words) is returned unchanged for
+    :class:`VideoOptions` to reject with its message: 0 frames per second is no rate,
+    and reading it as "every frame" hid typos.
     """
     if value is None:
         return None
     if isinstance(value, str):
         s = value.strip().lower()
-        if s in ("all", "0", "0.0"):
+        if s == "all":
             return None
         try:
             return float(s)
         except ValueError:
             return value
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == 0:
-        return None
     return value
 
 
@@ -160,6 +162,10 @@ class VideoOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fps", parse_fps(self.fps))
+        if self.fps is not None and not self._parameter_constraints["fps"][0].accepts(self.fps):
+            raise ConfigError(f"The 'fps' parameter of VideoOptions must be a number of frames per second in (0, 1000], "
+                              f"or 'all' for every frame. Got {self.fps!r} instead.",
+                              hint="e.g. --fps 5, --fps 0.5 (one frame every 2 s) or --fps all.")
         validate_params("VideoOptions", {
             "fps": self.fps, "sequence_length": self.sequence_length,
             "keyframes_only": self.keyframes_only, "max_pixels": self.max_pixels,
@@ -238,9 +244,12 @@ def open_container(path: str | Path):
 
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise bad_video(path, "unreadable", str(exc)) from exc
+    if not stat.S_ISREG(st.st_mode):  # FFmpeg would block on a FIFO and read a device forever
+        raise bad_video(path, "not_a_regular_file")
+    size = st.st_size
     if size == 0:
         raise bad_video(path, "empty_file")
     try:

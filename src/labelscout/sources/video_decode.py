@@ -112,7 +112,9 @@ class SegmentResult:
     end_pts: int | None = None  # pts of the next segment's first keyframe (None: went to the end)
     packet_pts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # sorted, one per frame in range
     pts_complete: bool = True
-    frames: np.ndarray | None = None  # (n_kept, size, size, 3) uint8
+    # (n_kept, size, size, 3) uint8; empty, never None, for a segment that ended before its
+    # first frame (a boundary beyond the data of a file that holds only its header)
+    frames: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 0, 3), np.uint8))
     pts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # (n_kept,)
     order: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # position among decoded frames
     n_decoded: int = 0

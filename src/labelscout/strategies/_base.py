@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .._validation import Instance, Interval, check_embeddings, resolve_n, validate_params
+from .._validation import Instance, Interval, check_embeddings, resolve_n, validate_params, validate_pool_params
 from ..errors import InputError
 from ..results import Selection
 
@@ -56,6 +56,9 @@ class BaseSelector:
     #: short registry name, e.g. "coreset"
     name: ClassVar[str] = ""
     _parameter_constraints: ClassVar[dict[str, list]] = {}
+    #: parameters bounded by the pool size, checked in ``fit``: name -> kind of
+    #: :data:`labelscout._validation.POOL_BOUNDS` ("neighbours", "clusters")
+    _pool_constraints: ClassVar[dict[str, str]] = {}
     #: whether the strategy needs ``labels`` in ``fit``
     requires_labels: ClassVar[bool] = False
     #: whether ``fit`` with budget k returns exactly the first k picks of ``fit`` with any
@@ -100,6 +103,8 @@ class BaseSelector:
         self._validate_params()
         X = check_embeddings(embeddings, ids=ids)
         n_samples = X.shape[0]
+        validate_pool_params(type(self).__name__, self.get_params(), self._pool_constraints, n_samples,
+                             defaults={p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()})
         excluded = as_index_array(exclude, n_samples, ids)
         if self.requires_labels and labels is None:
             raise InputError(f"{type(self).__name__} needs labels (one per sample); none were given.",

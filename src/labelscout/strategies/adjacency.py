@@ -350,6 +350,8 @@ class AdjacencySelector(BaseSelector):
 
     name = "adjacency"
     prefix_consistent = False
+    # no pool bound on k: it sizes the kNN lists (memory vs repairs), the result does not
+    # depend on it, so a k above the pool is simply all the neighbours there are
     _parameter_constraints = {
         "n": BUDGET_CONSTRAINT,
         "k": [Interval(numbers.Integral, 1, None)],

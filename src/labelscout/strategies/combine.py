@@ -6,7 +6,8 @@ summed with the weights; the best candidate is picked (ties: lowest index). Stat
 components (typicality, similarity, random) are scored once; diversity ("coreset": the
 distance to the nearest pick or labeled sample) changes with every pick and is updated
 incrementally (one pass over the pool per pick) and rescaled again. A negative weight
-turns a component around (e.g. typicality -1: atypical first).
+turns a static component around (e.g. typicality -1: atypical first); the coreset weight
+must be positive, since a negative one would pick next to the samples already picked.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import Instance, Interval, Options
+from .._validation import Instance, Interval, Options, validate_pool_params
 from ..errors import ConfigError
 from ._base import BUDGET_CONSTRAINT, BaseSelector
 from .coreset import prepare_metric
@@ -100,6 +101,11 @@ class CombineSelector(BaseSelector):
             if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) or w == 0:
                 raise ConfigError(f"The weight of {k!r} in the 'strategies' parameter of CombineSelector must be a "
                                   f"non-zero finite number. Got {w!r} instead.")
+            if k == "coreset" and w < 0:
+                raise ConfigError(f"The weight of 'coreset' in the 'strategies' parameter of CombineSelector must be positive "
+                                  f"(a negative one picks samples next to those already picked). Got {w!r} instead.",
+                                  hint="Give coreset a positive weight, or leave it out; negative weights turn only "
+                                       "typicality, similarity and random around.")
         extra = [k for k in (self.component_params or {}) if k not in self.strategies]
         if extra:
             raise ConfigError(f"The 'component_params' parameter of CombineSelector names components not in "
@@ -120,6 +126,7 @@ class CombineSelector(BaseSelector):
         for c, w in zip(names, weights):
             p = self._params(c)
             if c == "typicality":
+                validate_pool_params("CombineSelector component 'typicality'", p, {"k": "neighbours"}, N)  # default k: lowered
                 raw = knn_typicality(Xm, int(p.get("k", 20)))
             elif c == "similarity":
                 sim = SimilaritySelector(n=1, metric=self.metric, **p)

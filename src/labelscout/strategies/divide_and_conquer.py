@@ -76,6 +76,7 @@ class DivideAndConquerSelector(BaseSelector):
 
     name = "divide-and-conquer"
     prefix_consistent = False  # the budgets follow n
+    _pool_constraints = {"n_clusters": "clusters"}
     _parameter_constraints = {
         "n": BUDGET_CONSTRAINT,
         "inner": [Instance(str)],

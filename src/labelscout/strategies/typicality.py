@@ -69,6 +69,7 @@ class TypicalitySelector(BaseSelector):
 
     name = "typicality"
     prefix_consistent = True  # a fixed ranking: a larger budget only appends
+    _pool_constraints = {"k": "neighbours"}
     _parameter_constraints = {
         "n": BUDGET_CONSTRAINT,
         "k": [Interval(numbers.Integral, 1, None)],

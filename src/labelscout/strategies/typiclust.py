@@ -45,6 +45,7 @@ class TypiClustSelector(BaseSelector):
 
     name = "typiclust"
     prefix_consistent = False  # the number of clusters follows the budget
+    _pool_constraints = {"k": "neighbours"}
     _parameter_constraints = {
         "n": BUDGET_CONSTRAINT,
         "k": [Interval(numbers.Integral, 1, None)],
