@@ -327,7 +327,9 @@ def _scatter_chunk(tc, gs, arena, ad, mv, mvd, t_lo, t_nst, t_nmv, t_sto, t_mvo)
 # loop's optimisations) and 2-5x slower in wall time when other processes share the cores
 # (a barrier per pick waits for a descheduled thread). The flat phase and the dense visits
 # are single passes over all rows, bound by memory bandwidth: those use every core.
-@nb.njit(cache=True)
+# nogil: one call runs every pick (minutes at scale); without it no other Python thread runs
+# meanwhile, so Ctrl-C's watchdog (labelscout.cli._watch_interrupts) could not end the run
+@nb.njit(cache=True, nogil=True)
 def _fps_kernel(X, n, initial, first, stop_radius, has_stop, use_bound):  # pragma: no cover - compiled
     N, D = X.shape
     m = initial.shape[0]

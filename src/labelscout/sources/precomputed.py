@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,21 @@ def _load_npy(path: Path, mmap: bool) -> np.ndarray:
         looks = "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data of another format"
         raise InputError(f"Embeddings file {path} is not a NumPy .npy file: it does not start with the .npy magic bytes "
                          f"(it looks like {looks}).", hint=_HINT_NPY + (" A text table needs the .csv suffix." if looks == "text" else ""))
+    try:
+        with open_regular(path) as fh:  # the header says how many bytes the data takes
+            version = np.lib.format.read_magic(fh)
+            fmt = np.lib.format
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read_header(fh)
+            data_start, size = fh.tell(), os.fstat(fh.fileno()).st_size
+        if not dtype.hasobject:
+            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if size - data_start < need:
+                raise InputError(f"Embeddings file {path} is truncated: its header promises {shape} {dtype} values "
+                                 f"({need} bytes) but the file holds {size - data_start}.",
+                                 hint="Re-copy the file, or save the array again.")
+    except (ValueError, EOFError, OSError) as exc:
+        raise InputError(f"Embeddings file {path} has a damaged .npy header ({exc}).", hint=_HINT_NPY) from exc
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
