@@ -1,62 +1,46 @@
-"""One progress-bar helper for every long loop (embedding, training, decoding, selection).
+"""One progress helper for every long loop (embedding, training, decoding, selection).
 
-Bars go to stderr via rich and are hidden when the CLI runs with ``--quiet``, when
-``LABELSCOUT_PROGRESS=0`` is set, or when the library is used with ``progress=False``.
+``progress`` arguments throughout the library take a :class:`~labelscout.reporting.Reporter`
+(progress, log lines, cancellation for a caller such as a job service) or a bool: True
+draws rich bars on stderr, False is silent, None follows the process default. The Python
+API is silent by default; the CLI turns bars on unless ``--quiet``;
+``LABELSCOUT_PROGRESS=0`` turns them off wherever a caller did not ask for them.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-__all__ = ["progress_bar", "ProgressTask", "set_default_progress"]
+if TYPE_CHECKING:
+    from .reporting import Reporter, Stage
 
-_default: bool = True
+__all__ = ["progress_bar", "set_default_progress", "bars_enabled"]
+
+_default: bool = False
 
 
 def set_default_progress(enabled: bool) -> None:
-    """Set whether bars show when a caller does not say (the CLI's --quiet turns them off)."""
+    """Set whether bars show when a caller does not say (the CLI turns them on unless --quiet)."""
     global _default
     _default = enabled
 
 
-class ProgressTask:
-    """Handle returned by :func:`progress_bar`; ``advance(n)`` and ``update(total=...)``."""
-
-    def __init__(self, progress=None, task_id=None):
-        self._progress = progress
-        self._task = task_id
-
-    def advance(self, n: float = 1) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-    def update(self, **kwargs) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, **kwargs)
-
-
-def _enabled(progress: bool | None) -> bool:
+def bars_enabled(progress: bool | None) -> bool:
+    """Whether to draw bars: an explicit True / False wins, then the environment, then the default."""
     if progress is not None:
-        return progress
+        return bool(progress)
     if os.environ.get("LABELSCOUT_PROGRESS", "1") == "0":
         return False
     return _default
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: float | None, progress: bool | None = None, unit: str = "") -> Iterator[ProgressTask]:
-    """Context manager showing one bar; yields a :class:`ProgressTask`."""
-    if not _enabled(progress):
-        yield ProgressTask()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def progress_bar(description: str, total: float | None, progress: "bool | Reporter | None" = None,
+                 unit: str = "") -> Iterator["Stage"]:
+    """One stage of work reported to ``progress`` (a reporter or a bool, see above);
+    yields a :class:`~labelscout.reporting.Stage` with ``advance(n)`` / ``update(total=)``."""
+    from .reporting import as_reporter
 
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
-    if unit:
-        columns.append(TextColumn(unit))
-    columns += [TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=False) as prog:
-        task_id = prog.add_task(description, total=total)
-        yield ProgressTask(prog, task_id)
+    with as_reporter(progress).stage(description, total, unit) as task:
+        yield task

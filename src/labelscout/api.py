@@ -21,13 +21,15 @@ from ._validation import resolve_n
 from .embed.embedder import Embedder, EmbedResult
 from .detectors._runner import DEFAULT_DETECTORS, duplicates_to_drop, make_detectors, option_params, run_detectors
 from .embed.store import SIDECAR_FILE, EmbeddingSet
-from .errors import ConfigError, InputError
+from .errors import Cancelled, ConfigError, InputError
 from .report.build import write_report
 from .results import Issues, Selection
 from .runs.atomic import atomic_write_text
 from .runs.ids import format_id_lines, read_id_file
 from .runs.frames import FRAME_FORMATS, frame_files, write_selected_frames
 from .runs.outputs import place_selected_files, prepare_run_folder, write_selection
+from ._progress import progress_bar
+from .reporting import Reporter, forward_logs
 from .runs.record import RunRecord
 from .sources.collection import Collection, collect
 from .sources.video import DEFAULT_FPS, VideoOptions
@@ -93,11 +95,11 @@ class InspectResult:
 
 
 def report(run_dir: str | Path, *, root: str | Path | None = None, out: str | Path | None = None,
-           progress: bool | None = None) -> Path:
+           progress: bool | None = None, reporter: Reporter | None = None) -> Path:
     """Write the HTML report of a finished run folder (``RUN_DIR/report.html`` unless
     ``out`` names another file) and return its path. ``root``: where the sample files
     are, when they moved since the run."""
-    return write_report(run_dir, out, root=root, progress=progress)
+    return write_report(run_dir, out, root=root, progress=reporter if reporter is not None else progress)
 
 
 def _report_of_run(out: Path, record: RunRecord, progress: bool | None) -> None:
@@ -135,6 +137,7 @@ def embed(
     workers: int | None = None,
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
+    reporter: Reporter | None = None,
     record: RunRecord | None = None,
     fps: float | str | None = DEFAULT_FPS,
     sequence_length: int = 1,
@@ -147,6 +150,7 @@ def embed(
     frame); ``sequence_length`` > 1 makes each sample a clip of that many sampled frames;
     ``keyframes_only`` decodes keyframes only (fast, coarse)."""
     video = VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)
+    progress = reporter if reporter is not None else progress
     own_record = record is None
     record = record or RunRecord(command=_command_line())
     record.config.setdefault("embed", {
@@ -238,6 +242,7 @@ def inspect(
     workers: int | None = None,
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
+    reporter: Reporter | None = None,
     fps: float | str | None = DEFAULT_FPS,
     sequence_length: int = 1,
     keyframes_only: bool = False,
@@ -252,6 +257,7 @@ def inspect(
     ``embeddings/`` and ``run.json``.
     """
     t0 = time.perf_counter()
+    progress = reporter if reporter is not None else progress
     dets = make_detectors(list(detectors), detector_params)  # bad names / parameters fail before embedding
     VideoOptions(fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only)
     record = RunRecord(command=_command_line())
@@ -266,6 +272,8 @@ def inspect(
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                         cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
                         keyframes_only=keyframes_only)
+    logs = forward_logs(reporter)
+    logs.__enter__()  # the caller's reporter sees this run's log lines
     try:
         emb, skipped, _root = _load_pool(source, record, out, embed_kwargs)
         if len(emb) == 0:
@@ -289,10 +297,12 @@ def inspect(
         record.status = "finished"
         return InspectResult(issues, emb, record, dets, out, skipped)
     except BaseException as exc:
-        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        record.status = ("cancelled" if isinstance(exc, Cancelled) else
+                         "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         record.extra["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        logs.__exit__(None, None, None)
         if out is not None:
             record.write(out)
 
@@ -338,6 +348,7 @@ def select(
     workers: int | None = None,
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
+    reporter: Reporter | None = None,
     strategy_params: dict[str, Any] | None = None,
     fps: float | str | None = DEFAULT_FPS,
     sequence_length: int = 1,
@@ -374,6 +385,7 @@ def select(
     left out); the groups go to ``issues.csv`` so the report shows them.
     """
     t0 = time.perf_counter()
+    progress = reporter if reporter is not None else progress
     if (source is None) == (embeddings is None):
         raise ConfigError("Give exactly one of 'source' (images, videos or saved embeddings) and 'embeddings' "
                           f"(a precomputed .npy / CSV / parquet file). Got source={source!r}, embeddings={embeddings!r}.")
@@ -414,6 +426,8 @@ def select(
     embed_kwargs = dict(model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                         cache_dir=cache_dir, progress=progress, fps=fps, sequence_length=sequence_length,
                         keyframes_only=keyframes_only)
+    logs = forward_logs(reporter)
+    logs.__enter__()  # the caller's reporter sees this run's log lines
     try:
         emb, skipped, root = _load_pool(source, record, out, embed_kwargs, precheck=lambda pool: resolve_n(n, pool),
                                         embeddings=embeddings, ids=ids)
@@ -433,7 +447,7 @@ def select(
                 issues, candidates = _dedupe(dedupers, emb, exclude_ids, record)
         with record.timer("space"):
             vectors = _space_of_pool(emb, space_spec, out, record)
-        with record.timer("select"):
+        with record.timer("select"), progress_bar(f"selecting ({strategy})", 1, progress) as stage:
             if candidates is None:
                 selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values)
                 selection = selector.to_selection(emb.ids)
@@ -443,6 +457,7 @@ def select(
                              labels=[label_values[i] for i in candidates] if label_values is not None else None)
                 selection = selector.to_selection(cand_ids)
                 selection.indices = candidates[selection.indices]
+            stage.advance(1)
         if label_values is not None:
             selection.extra_columns["label"] = [label_values[i] for i in selection.indices]
         for col, values in emb.sample_meta.items():
@@ -479,9 +494,11 @@ def select(
             _report_of_run(out, record, progress)
         return SelectResult(selection, emb, record, issues=issues if issues is not None else Issues(), out=out, skipped=skipped)
     except BaseException as exc:
-        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        record.status = ("cancelled" if isinstance(exc, Cancelled) else
+                         "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         record.extra["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        logs.__exit__(None, None, None)
         if out is not None:
             record.write(out)

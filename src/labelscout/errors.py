@@ -6,7 +6,7 @@ them into a one-line error (or an HTTP error) at the boundary and nowhere else.
 """
 from __future__ import annotations
 
-__all__ = ["LabelscoutError", "ConfigError", "InputError", "ModelWeightsMissing", "BadSampleError"]
+__all__ = ["LabelscoutError", "ConfigError", "InputError", "ModelWeightsMissing", "BadSampleError", "Cancelled"]
 
 
 class LabelscoutError(Exception):
@@ -39,3 +39,7 @@ class BadSampleError(LabelscoutError):
     def __init__(self, message: str, reason: str, hint: str | None = None):
         super().__init__(message, hint)
         self.reason = reason
+
+
+class Cancelled(LabelscoutError):
+    """The caller asked a running job to stop (its reporter said so); finished work is kept."""

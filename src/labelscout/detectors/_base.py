@@ -10,12 +10,15 @@ Detector-specific results also end in ``_`` (``groups_``, ``representatives_``..
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .._validation import check_embeddings, validate_params
+from .._estimator import BaseEstimator
+from .._validation import check_embeddings
 from ..errors import InputError
+from ..pool import Pool
 from ..results import Issues
 
 __all__ = ["BaseDetector", "unit_rows"]
@@ -32,20 +35,18 @@ def unit_rows(X: np.ndarray, block: int = 65536) -> np.ndarray:
     return out
 
 
-class BaseDetector:
-    """Base class of detectors. Subclasses implement ``_fit``."""
+class BaseDetector(BaseEstimator):
+    """Base class of detectors. Subclasses implement ``_fit(pool)``.
 
-    #: registry name (kebab-case, as on the command line): "near-duplicates"
-    name: ClassVar[str] = ""
+    What a detector needs beyond vectors and ids is declared in ``requires`` (shared with
+    strategies, see :class:`labelscout._estimator.BaseEstimator`): ``{"labels"}``,
+    ``{"content_hashes"}``, ``{"predictions"}``...
+    """
+
     #: issue type written in the ``issue`` column of issues.csv: "near_duplicate"
     issue: ClassVar[str] = ""
     #: one sentence for help texts and the report
     description: ClassVar[str] = ""
-    _parameter_constraints: ClassVar[dict[str, list]] = {}
-    #: whether ``fit`` needs ``labels`` (one per sample)
-    requires_labels: ClassVar[bool] = False
-    #: whether ``fit`` needs ``hashes`` (content hash per sample)
-    requires_hashes: ClassVar[bool] = False
     #: whether ``_fit`` takes its kNN graph from ``_knn_graph`` (the run's shared cache)
     shares_knn_graph: ClassVar[bool] = False
     #: whether ``fit`` sets ``groups_`` (list of row arrays, representative first)
@@ -53,24 +54,17 @@ class BaseDetector:
 
     issues_: Issues
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
-
-    def _validate_params(self) -> None:
-        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fit = cls.__dict__.get("_fit")
+        if fit is not None and list(inspect.signature(fit).parameters)[1:] != ["pool"]:
+            raise TypeError(f"{cls.__name__}._fit must take (self, pool): the pool carries vectors, ids, hashes, labels "
+                            "and predictions (see labelscout.pool.Pool).")
 
     def fit(self, embeddings: Any, *, ids: Sequence[str] | None = None, hashes: Sequence[str | None] | None = None,
             labels: Sequence[Any] | None = None, knn_cache: Any = None) -> "BaseDetector":
-        """Find issues among ``embeddings`` of shape (n_samples, n_features).
+        """Find issues in a :class:`~labelscout.pool.Pool`, or among ``embeddings`` of shape
+        (n_samples, n_features) with these beside them:
 
         ``ids``: one sample id per row (default: the row numbers as strings).
         ``hashes``: content hash per row (None for a sample without one, e.g. a video frame).
@@ -79,22 +73,22 @@ class BaseDetector:
         detectors of the run, so the pool's kNN graph is built once.
         """
         self._validate_params()
-        X = check_embeddings(embeddings, ids=ids)
-        n = X.shape[0]
-        ids = list(ids) if ids is not None else [str(i) for i in range(n)]
-        if self.requires_labels and labels is None:
-            raise InputError(f"{type(self).__name__} needs labels (one per sample); none were given.",
-                             hint="Pass labels from class folders or --labels FILE.csv.")
-        if labels is not None and len(labels) != n:
-            raise InputError(f"labels has {len(labels)} entries for {n} samples; they must match.")
-        if self.requires_hashes and hashes is None:
-            raise InputError(f"{type(self).__name__} needs content hashes (one per sample); none were given.",
-                             hint="Embed files with labelscout (the embeddings sidecar keeps their content hashes).")
-        if hashes is not None and len(hashes) != n:
-            raise InputError(f"hashes has {len(hashes)} entries for {n} samples (embeddings shape {X.shape}); they must match.")
+        if isinstance(embeddings, Pool):
+            if ids is not None and list(ids) != embeddings.ids:
+                raise InputError("ids were given with a Pool that has other ids; give the ids in the Pool only.")
+            pool = embeddings
+            if labels is not None or hashes is not None:
+                pool = replace(pool, labels=pool.labels if labels is None else list(labels),
+                               content_hashes=pool.content_hashes if hashes is None else list(hashes))
+        else:
+            pool = Pool(embeddings, ids, labels, hashes)
+        X = check_embeddings(pool.vectors, ids=pool.ids)
+        if X is not pool.vectors:
+            pool = pool.with_vectors(X)
+        self._check_requirements(pool)
         self._knn_cache = knn_cache
         try:
-            self._fit(X, ids, hashes=None if hashes is None else list(hashes), labels=labels)
+            self._fit(pool)
         finally:
             del self._knn_cache  # run state, not a parameter or a result
         return self
@@ -107,8 +101,9 @@ class BaseDetector:
         cache = getattr(self, "_knn_cache", None)
         return knn_graph(Z, k, method=method) if cache is None else cache.graph(key, Z, k, method=method)
 
-    def _fit(self, X: np.ndarray, ids: list[str], *, hashes: list[str | None] | None, labels: Sequence[Any] | None) -> None:
-        """Input already validated: set ``issues_`` and the detector's own results."""
+    def _fit(self, pool: Pool) -> None:
+        """Input already validated (vectors checked, requirements present): set
+        ``issues_`` and the detector's own results."""
         raise NotImplementedError
 
     def fit_issues(self, embeddings: Any, **kwargs: Any) -> Issues:

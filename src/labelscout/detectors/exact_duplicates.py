@@ -13,10 +13,11 @@ the others are flagged. Rows exist only for members of groups (score 1.0).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ..pool import Pool
 from ..results import Issues
 from ._base import BaseDetector
 
@@ -53,7 +54,8 @@ class ExactDuplicateDetector(BaseDetector):
     def __init__(self) -> None:
         pass
 
-    def _fit(self, X: np.ndarray, ids: list[str], *, hashes: list[str | None] | None, labels: Sequence[Any] | None) -> None:
+    def _fit(self, pool: Pool) -> None:
+        ids, hashes = pool.ids, pool.content_hashes
         assert hashes is not None  # guaranteed by BaseDetector.fit (requires_hashes)
         by_hash: dict[str, list[int]] = {}
         skipped = 0

@@ -31,7 +31,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .._validation import Interval, Options, check_embeddings
+from .._validation import Interval, Options
+from ..pool import Pool
 from ..errors import InputError
 from ..results import Issues
 from ._base import BaseDetector
@@ -194,19 +195,17 @@ class LabelErrorDetector(BaseDetector):
         self.seed = seed
 
     def fit(self, embeddings: Any, labels: Sequence[Any] | None = None, ids: Sequence[str] | None = None, *,
-            hashes: Sequence[str | None] | None = None) -> "LabelErrorDetector":
+            hashes: Sequence[str | None] | None = None, knn_cache: Any = None) -> "LabelErrorDetector":
         """Score every labeled sample. ``labels``: one per sample; None (or "") = unlabeled.
 
         Takes ``labels`` positionally as well as by keyword (the :class:`BaseDetector`
         form); ``hashes`` are accepted for the common signature and not used."""
-        self._validate_params()
-        X = check_embeddings(embeddings, ids=ids, min_samples=2)
-        if labels is None:
-            raise InputError("LabelErrorDetector needs labels (one per sample); none were given.",
-                             hint="Pass labels from class folders or --labels FILE.csv.")
-        if len(labels) != X.shape[0]:
-            raise InputError(f"labels has {len(labels)} entries for {X.shape[0]} samples (embeddings shape {X.shape}); they must match.")
-        ids = list(ids) if ids is not None else [str(i) for i in range(X.shape[0])]
+        return super().fit(embeddings, ids=ids, hashes=hashes, labels=labels, knn_cache=knn_cache)
+
+    def _fit(self, pool: Pool) -> None:
+        X, ids, labels = pool.vectors, pool.ids, pool.labels
+        if X.shape[0] < 2:
+            raise InputError(f"embeddings has shape {X.shape}: at least 2 sample(s) are needed.")
         labeled = np.array([lab is not None and lab == lab and lab != "" for lab in labels], dtype=bool)  # lab == lab drops NaN
         self.labeled_ = np.flatnonzero(labeled)
         given = [labels[i] for i in self.labeled_]
@@ -247,4 +246,3 @@ class LabelErrorDetector(BaseDetector):
         ]
         self.issues_ = Issues.from_rows(self.issue, lab_ids, self.scores_, self.flags_, evidence)
         self.n_unlabeled_ = int((~labeled).sum())
-        return self

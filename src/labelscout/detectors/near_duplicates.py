@@ -37,11 +37,12 @@ large groups of identical samples are better found by the exact-duplicate detect
 from __future__ import annotations
 
 import numbers
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from .._validation import Interval, Options
+from ..pool import Pool
 from ..results import Issues
 from ._base import BaseDetector, unit_rows
 
@@ -121,7 +122,8 @@ class NearDuplicateDetector(BaseDetector):
         dk = D[:, -1]
         return np.where(dk > self.threshold, dk, np.inf)
 
-    def _fit(self, X: np.ndarray, ids: list[str], *, hashes: Any, labels: Sequence[Any] | None) -> None:
+    def _fit(self, pool: Pool) -> None:
+        X, ids = pool.vectors, pool.ids
         n = X.shape[0]
         Z = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(X, dtype=np.float32)
         if n >= 2:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from .._validation import Interval, Options
+from ..pool import Pool
 from ..results import Issues
 from ._base import BaseDetector, unit_rows
 
@@ -77,7 +78,8 @@ class OutlierDetector(BaseDetector):
         self.threshold = threshold
         self.method = method
 
-    def _fit(self, X: np.ndarray, ids: list[str], *, hashes: Any, labels: Sequence[Any] | None) -> None:
+    def _fit(self, pool: Pool) -> None:
+        X, ids = pool.vectors, pool.ids
         n = X.shape[0]
         if n < 2:  # a lone sample has no neighbours: nothing to compare it with
             knn_mean, nearest, nearest_d = np.zeros(n), np.full(n, -1, np.int64), np.full(n, np.nan)

@@ -8,6 +8,8 @@ a reason; a re-run embeds only files whose content it has not seen.
 """
 from __future__ import annotations
 
+import contextlib
+
 import logging
 import os
 import time
@@ -291,7 +293,10 @@ class Embedder:
                 cache.add(pending_keys, np.concatenate(pending_vecs))
             pending_keys, pending_vecs, last_flush = [], [], time.monotonic()
 
-        with progress_bar("embedding", total=len(todo), progress=self.progress, unit="images") as bar:
+        # finished batches are cached even when the run stops (cancel, Ctrl-C): a rerun resumes
+        with progress_bar("embedding", total=len(todo), progress=self.progress, unit="images") as bar, \
+                contextlib.ExitStack() as finished:
+            finished.callback(flush)
             for idx, batch, bad_items in loader:
                 for i, reason, detail in bad_items:
                     bad.append({"id": todo[i][0], "reason": reason, "detail": detail})
@@ -306,5 +311,4 @@ class Embedder:
                 if time.monotonic() - last_flush >= self.flush_seconds:
                     flush()
                 bar.advance(len(idx) + len(bad_items))
-        flush()
         return bad

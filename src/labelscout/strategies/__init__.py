@@ -1,8 +1,13 @@
-"""Selection strategies, one module each; :data:`STRATEGIES` maps CLI names to classes."""
+"""Selection strategies, one module each; :data:`STRATEGIES` maps CLI names to classes.
+
+Adding a strategy: one module with a :class:`BaseSelector` subclass (``name``,
+``_parameter_constraints``, ``requires`` for what it needs from the pool, ``_select(pool,
+n, excluded)``, and ``component_scores`` if ``combine`` may use it), one entry in the
+tuple below and its test file; tests/strategies/test_registry.py walks them all."""
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ._base import BaseSelector
+from ._base import BaseSelector, ComponentScores
 from .adjacency import AdjacencySelector
 from .balance import BalanceSelector
 from .combine import CombineSelector
@@ -13,7 +18,7 @@ from .similarity import SimilaritySelector
 from .typiclust import TypiClustSelector
 from .typicality import TypicalitySelector
 
-__all__ = ["BaseSelector", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
+__all__ = ["BaseSelector", "ComponentScores", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
            "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
            "STRATEGIES", "get_strategy"]
 

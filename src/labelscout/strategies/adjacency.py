@@ -368,7 +368,8 @@ class AdjacencySelector(BaseSelector):
         self.knn_method = knn_method
         self.seed = seed
 
-    def _select(self, X, n, excluded, *, labels=None):
+    def _select(self, pool, n, excluded):
+        X = pool.vectors
         Xm = prepare_metric(X, self.metric)
         kept, nn, lists = adjacency_thin(Xm, n, excluded, self.k, method=self.knn_method, seed=self.seed)
         self.n_repairs_ = lists.repairs

@@ -111,8 +111,8 @@ class BalanceSelector(BaseSelector):
         total = sum(by_text.values())
         return {lab: by_text.get(str(lab), 0.0) / total for lab in present}
 
-    def _select(self, X, n, excluded, *, labels=None):
-        labels = list(labels)
+    def _select(self, pool, n, excluded):
+        X, labels = pool.vectors, list(pool.labels)
         is_excl = np.zeros(len(labels), bool)
         is_excl[excluded] = True
         present = sorted(set(labels), key=lambda v: (str(type(v)), str(v)))

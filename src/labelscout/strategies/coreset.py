@@ -13,9 +13,9 @@ import numpy as np
 
 from .._validation import Instance, Interval, Options
 from ..kernels.farthest_point import BACKENDS, STORAGE, farthest_point_sampling, resolve_backend
-from ._base import BUDGET_CONSTRAINT, BaseSelector
+from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 
-__all__ = ["CoresetSelector", "prepare_metric"]
+__all__ = ["CoresetSelector", "DiversityScores", "prepare_metric"]
 
 
 def prepare_metric(X: np.ndarray, metric: str) -> np.ndarray:
@@ -85,7 +85,13 @@ class CoresetSelector(BaseSelector):
         self.device = device
         self.storage = storage
 
-    def _select(self, X, n, excluded, *, labels=None):
+    score_description = "distance to the nearest pick or labeled sample (updated after every pick)"
+
+    def component_scores(self, pool, excluded):
+        return DiversityScores(prepare_metric(pool.vectors, self.metric), excluded)
+
+    def _select(self, pool, n, excluded):
+        X = pool.vectors
         # combinations the kernel rejects (device with a CPU backend...) fail before any work
         self.backend_ = resolve_backend(self.backend, self.device, self.storage)
         Xm = prepare_metric(X, self.metric)
@@ -98,3 +104,32 @@ class CoresetSelector(BaseSelector):
             f"first centre (seed={self.seed})" if not np.isfinite(d) else f"farthest from selected: d={d:.3g}" for d in dists
         ]
         return picks, dists, reasons
+
+
+class DiversityScores(ComponentScores):
+    """Distance of every row to its nearest pick or labeled row, updated after each pick
+    (one pass over the pool, in blocks); +inf while nothing is picked or labeled."""
+
+    dynamic = True
+
+    def __init__(self, Xm: np.ndarray, excluded: np.ndarray):
+        self._X = Xm
+        self._x_sq = np.einsum("ij,ij->i", Xm, Xm, dtype=np.float64)
+        self._mind = np.full(Xm.shape[0], np.inf)  # squared distances
+        for e in excluded:
+            self._update(int(e))
+        super().__init__(np.sqrt(self._mind))
+
+    def picked(self, row: int) -> None:
+        self._update(row)
+        self.values = np.sqrt(self._mind)
+
+    def _update(self, j: int, block: int = 1 << 18) -> None:
+        """mind = min(mind, squared distance to row j), in blocks of rows."""
+        X, mind = self._X, self._mind
+        c = X[j].astype(np.float64)
+        c_sq = float(c @ c)
+        for s in range(0, X.shape[0], block):
+            d2 = self._x_sq[s:s + block] - 2.0 * (X[s:s + block] @ c) + c_sq
+            np.minimum(mind[s:s + block], np.maximum(d2, 0.0), out=mind[s:s + block])
+        mind[j] = 0.0

@@ -142,7 +142,8 @@ class DivideAndConquerSelector(BaseSelector):
         clusters = fn(Xm, self.n_clusters, seed=self.seed)
         return clusters, [f"cluster {c}" for c in range(int(clusters.max()) + 1)]
 
-    def _select(self, X, n, excluded, *, labels=None):
+    def _select(self, pool, n, excluded):
+        X, labels = pool.vectors, pool.labels
         clusters, names = self._clusters(X, labels)
         self.cluster_labels_ = clusters
         n_clusters = len(names)
@@ -155,7 +156,6 @@ class DivideAndConquerSelector(BaseSelector):
         self.budgets_ = budgets
         order = np.argsort(clusters, kind="stable")
         starts = np.concatenate([[0], np.cumsum(sizes)])
-        ids = getattr(self, "_ids", None)
         per_cluster = []
         for c in range(n_clusters):
             if budgets[c] == 0:
@@ -163,10 +163,8 @@ class DivideAndConquerSelector(BaseSelector):
                 continue
             idx = order[starts[c]:starts[c + 1]]
             local_excl = np.flatnonzero(is_excl[idx])
-            sel = self._inner_selector(int(budgets[c])).fit(
-                X[idx], exclude=local_excl if local_excl.size else None,
-                ids=[ids[i] for i in idx] if ids is not None else None,
-                labels=[labels[i] for i in idx] if labels is not None else None)
+            # the cluster's own pool (ids, labels, predictions... kept aligned)
+            sel = self._inner_selector(int(budgets[c])).fit(pool.subset(idx), exclude=local_excl if local_excl.size else None)
             per_cluster.append((idx[sel.selected_], sel.scores_, sel.reasons_))
         picks, scores, reasons = [], [], []
         for r in range(int(budgets.max()) if n_clusters else 0):

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .._validation import Interval
-from ._base import BUDGET_CONSTRAINT, BaseSelector
+from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 
 __all__ = ["RandomSelector"]
 
@@ -25,7 +25,13 @@ class RandomSelector(BaseSelector):
         self.n = n
         self.seed = seed
 
-    def _select(self, X, n, excluded, *, labels=None):
+    score_description = "seeded random keys"
+
+    def component_scores(self, pool, excluded):
+        return ComponentScores(np.random.default_rng(self.seed).random(len(pool)))
+
+    def _select(self, pool, n, excluded):
+        X = pool.vectors
         rng = np.random.default_rng(self.seed)
         keys = rng.random(X.shape[0])
         keys[excluded] = np.inf

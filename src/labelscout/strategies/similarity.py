@@ -15,7 +15,7 @@ import numpy as np
 
 from .._validation import Instance, Interval, Options
 from ..errors import ConfigError, InputError
-from ._base import BUDGET_CONSTRAINT, BaseSelector, as_index_array
+from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores, as_index_array
 from .coreset import prepare_metric
 
 __all__ = ["SimilaritySelector", "query_distances"]
@@ -110,8 +110,16 @@ class SimilaritySelector(BaseSelector):
         self.query_indices_ = q_idx
         return dist, which, names
 
-    def _select(self, X, n, excluded, *, labels=None):
-        dist, which, names = self.query_scores(X, getattr(self, "_ids", None))
+    score_description = "closeness to the query (farthest first for strength < 0)"
+
+    def component_scores(self, pool, excluded):
+        dist, _, _ = self.query_scores(pool.vectors, pool.ids)
+        # the queries are known already: never picked
+        return ComponentScores(-dist if self.strength > 0 else dist, blocked=self.query_indices_)
+
+    def _select(self, pool, n, excluded):
+        X = pool.vectors
+        dist, which, names = self.query_scores(X, pool.ids)
         key = dist.copy() if self.strength > 0 else -dist
         blocked = np.union1d(excluded, self.query_indices_)
         key[blocked] = np.inf

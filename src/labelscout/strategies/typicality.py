@@ -14,7 +14,7 @@ import numpy as np
 
 from .._validation import Interval, Options
 from ..space.knn import knn_graph
-from ._base import BUDGET_CONSTRAINT, BaseSelector
+from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 from .coreset import prepare_metric
 
 __all__ = ["TypicalitySelector", "knn_typicality"]
@@ -81,7 +81,13 @@ class TypicalitySelector(BaseSelector):
         self.k = k
         self.metric = metric
 
-    def _select(self, X, n, excluded, *, labels=None):
+    score_description = "1 / mean distance to the k nearest neighbours"
+
+    def component_scores(self, pool, excluded):
+        return ComponentScores(knn_typicality(prepare_metric(pool.vectors, self.metric), self.k))
+
+    def _select(self, pool, n, excluded):
+        X = pool.vectors
         Xm = prepare_metric(X, self.metric)
         typ = knn_typicality(Xm, self.k)
         self.typicality_ = typ

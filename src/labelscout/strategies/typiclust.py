@@ -59,7 +59,8 @@ class TypiClustSelector(BaseSelector):
         self.metric = metric
         self.seed = seed
 
-    def _select(self, X, n, excluded, *, labels=None):
+    def _select(self, pool, n, excluded):
+        X = pool.vectors
         Xm = prepare_metric(X, self.metric)
         clusters = kmeans_labels(Xm, n + excluded.size, seed=self.seed)
         self.cluster_labels_ = clusters
