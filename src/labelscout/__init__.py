@@ -3,6 +3,7 @@
 Public API (re-exported names only):
 
 * :func:`select`, :func:`embed`, :func:`inspect`, :func:`report` - the main jobs, as the CLI runs them.
+* :func:`review` - the label-review UI, inline in a notebook (``labelscout review`` on the command line).
 * :class:`Embedder`, :class:`EmbeddingSet` - embedding models and stored vectors.
 * :class:`CoresetSelector`, :class:`RandomSelector` - selection strategies.
 * :class:`Selection`, :class:`Issues` - result tables.
@@ -19,8 +20,9 @@ from .strategies import CoresetSelector, RandomSelector  # noqa: E402
 # Last, on purpose: importing the subpackage labelscout.report (done above through api)
 # binds the name to the module; the public name is the function.
 from .api import report  # noqa: E402
+from .review import review  # noqa: E402
 
 __all__ = [
-    "select", "embed", "inspect", "report", "SelectResult", "InspectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
+    "select", "embed", "inspect", "report", "review", "SelectResult", "InspectResult", "Embedder", "EmbeddingSet", "CoresetSelector", "RandomSelector",
     "Selection", "Issues", "LabelscoutError", "ConfigError", "InputError", "ModelWeightsMissing", "__version__",
 ]

@@ -25,7 +25,7 @@ from ..errors import BadSampleError, InputError
 from ..runs.atomic import atomic_write_bytes, atomic_write_json
 from ..sources.images import load_image
 
-__all__ = ["thumbnail_for", "parse_frame_id", "ThumbnailStore", "thumbnails", "encode_jpeg", "THUMBS_DIR"]
+__all__ = ["thumbnail_for", "thumbnail_jpeg", "parse_frame_id", "ThumbnailStore", "thumbnails", "encode_jpeg", "THUMBS_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +221,18 @@ def _small_jpeg_as_is(path: Path, size: int) -> bytes | None:
     except (OSError, SyntaxError, ValueError):
         return None  # load_image gives the precise reason
     return None
+
+
+def thumbnail_jpeg(root: str | Path, sample_id: str, size: int = 96, quality: int = 80) -> bytes:
+    """JPEG bytes of one sample's thumbnail: the file itself when it already is a small
+    JPEG, else the picture shrunk to fit ``size`` x ``size``. Raises
+    :class:`BadSampleError` when the sample cannot be read."""
+    root = Path(root)
+    if parse_frame_id(sample_id) is None:
+        same = _small_jpeg_as_is(root / sample_id, size)
+        if same is not None:
+            return same
+    return encode_jpeg(thumbnail_for(root, sample_id, size), quality)
 
 
 def _make_jpegs(root: Path, ids: Sequence[str], size: int, quality: int) -> list[bytes | BadSampleError]:
