@@ -35,3 +35,29 @@ def chromium_or_skip() -> str:
         pytest.skip("headless Chromium is not installed and could not be installed here "
                     "(install Debian's `chromium` package: apt-get install -y chromium)")
     return path
+
+
+# -- the review page ------------------------------------------------------------------
+def open_page(browser, url, reviewer=None):
+    page = browser.new_page()
+    page.problems = []
+    page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on("request", lambda r: page.problems.append(f"outside request {r.url}") if not r.url.startswith(url.split("?")[0].rstrip("/")) else None)
+    page.goto(url + (f"?reviewer={reviewer}" if reviewer else ""))
+    page.wait_for_function("window.labelscoutReview && window.labelscoutReview.ready", timeout=20_000)
+    return page
+
+
+def settle(page):
+    page.wait_for_function("window.labelscoutReview.state.pending === 0", timeout=10_000)
+
+
+def marks(page, n):
+    """data-mark of the first n tiles, in grid order."""
+    return page.evaluate(f"""[...Array({n}).keys()].map(p => {{
+        const t = document.querySelector('.tile[data-p="' + p + '"]'); return t ? t.dataset.mark : null; }})""")
+
+
+def tile_ids(page, n):
+    return page.evaluate(f"window.labelscoutReview.state.items.id.slice(0, {n})")

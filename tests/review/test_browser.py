@@ -6,30 +6,15 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from labelscout.review import ReviewServer, export_review, open_review
 from labelscout.sources.labels import labels_from_csv
-from _browser import CHROMIUM_ARGS, chromium_or_skip
+from _browser import marks, open_page, settle, tile_ids
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_or_skip()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package (test extra) is not installed")
-    profile = tempfile.mkdtemp(prefix="labelscout-review-chromium-")
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(profile, executable_path=path, headless=True, args=CHROMIUM_ARGS,
-                                                       viewport={"width": 1200, "height": 800})
-        yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
@@ -39,31 +24,6 @@ def server(dataset, tmp_path):
     srv = ReviewServer(session).start()
     yield srv
     srv.stop()
-
-
-def open_page(browser, url, reviewer=None):
-    page = browser.new_page()
-    page.problems = []
-    page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-    page.on("request", lambda r: page.problems.append(f"outside request {r.url}") if not r.url.startswith(url.split("?")[0].rstrip("/")) else None)
-    page.goto(url + (f"?reviewer={reviewer}" if reviewer else ""))
-    page.wait_for_function("window.labelscoutReview && window.labelscoutReview.ready", timeout=20_000)
-    return page
-
-
-def settle(page):
-    page.wait_for_function("window.labelscoutReview.state.pending === 0", timeout=10_000)
-
-
-def marks(page, n):
-    """data-mark of the first n tiles, in grid order."""
-    return page.evaluate(f"""[...Array({n}).keys()].map(p => {{
-        const t = document.querySelector('.tile[data-p="' + p + '"]'); return t ? t.dataset.mark : null; }})""")
-
-
-def tile_ids(page, n):
-    return page.evaluate(f"window.labelscoutReview.state.items.id.slice(0, {n})")
 
 
 def test_keyboard_marks_survive_a_reload_and_export_as_csv(browser, server, dataset, tmp_path):
