@@ -43,7 +43,9 @@ def open_page(browser, url, reviewer=None):
     page.problems = []
     page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-    page.on("request", lambda r: page.problems.append(f"outside request {r.url}") if not r.url.startswith(url.split("?")[0].rstrip("/")) else None)
+    origin = url.split("?")[0].rstrip("/")
+    page.on("request", lambda r: page.problems.append(f"outside request {r.url}")
+            if not r.url.startswith((origin, "blob:" + origin, "data:")) else None)
     page.goto(url + (f"?reviewer={reviewer}" if reviewer else ""))
     page.wait_for_function("window.labelscoutReview && window.labelscoutReview.ready", timeout=20_000)
     return page

@@ -181,3 +181,17 @@ def test_notebook_entry_shows_the_same_app_inline(dataset, tmp_path):
         assert handle.session.store.current()[dataset.ids[3]]["nb"].verdict == "correct"
     finally:
         handle.stop()
+
+
+def test_many_thumbnails_in_one_answer_match_the_single_ones(served):
+    server, client, data = served
+    (data.root / data.ids[2]).unlink()
+    r = client.get("/thumbs", params={"i": "0,2,5,60"})
+    assert r.status_code == 200
+    head, _, body = r.content.partition(b"\n")
+    lengths = __import__("json").loads(head)
+    assert lengths[1] == -1 and lengths[3] == -1  # a vanished file and an index out of range
+    assert body == client.get("/thumb/0").content + client.get("/thumb/5").content
+    assert lengths[0] + lengths[2] == len(body)
+    assert client.get("/thumbs", params={"i": "1,x"}).status_code == 400
+    assert client.get("/thumbs", params={"i": ",".join(["1"] * 600)}).status_code == 400

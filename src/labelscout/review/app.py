@@ -14,6 +14,7 @@ token every request must carry it (``?token=`` once, then a cookie, or the
 # no `from __future__ import annotations`: FastAPI reads the route annotations (Request is imported lazily)
 
 import hmac
+import json
 import logging
 from importlib import resources
 from typing import Any
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_COOKIE = "labelscout_review_token"
+MAX_THUMBS = 512
 _STATIC = resources.files("labelscout.review") / "static"
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
@@ -124,6 +126,21 @@ def create_app(session: ReviewSession, *, token: str | None = None, allowed_host
         if data is None:
             return Response("not found", status_code=404)
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/thumbs")
+    def thumbs(i: str) -> Response:
+        """Many thumbnails in one answer: a first line with the JSON list of their byte
+        lengths (-1: none), then the JPEGs back to back."""
+        try:
+            indices = [int(t) for t in i.split(",") if t.strip()]
+        except ValueError:
+            return JSONResponse({"error": f"i must be comma-separated sample indices; got {i[:80]!r}"}, status_code=400)
+        if len(indices) > MAX_THUMBS:
+            return JSONResponse({"error": f"at most {MAX_THUMBS} thumbnails per request; got {len(indices)}"}, status_code=400)
+        parts = session.thumbnails(indices)
+        head = json.dumps([len(p) if p is not None else -1 for p in parts]).encode() + b"\n"
+        return Response(head + b"".join(p for p in parts if p is not None), media_type="application/octet-stream",
+                        headers={"Cache-Control": "no-store"})
 
     @app.get("/file/{path:path}")
     def dataset_file(path: str) -> Response:

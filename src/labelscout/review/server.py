@@ -39,6 +39,10 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # accepted connections inherit it: without it uvicorn's h11 writes headers and body
+    # separately and Nagle + delayed ACK add ~40 ms to every keep-alive request (measured:
+    # 44 ms -> 0.5 ms per thumbnail), which a grid of a hundred thumbnails cannot afford
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

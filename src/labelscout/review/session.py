@@ -173,6 +173,20 @@ class ReviewSession:
             return None
         return self.thumbs.get(self.ids[i])
 
+    def thumbnails(self, indices: Sequence[int]) -> list[bytes | None]:
+        """Thumbnails of many samples (None for any that cannot be shown): one request
+        fills a screen of the grid instead of a hundred."""
+        from ..errors import BadSampleError
+
+        out: list[bytes | None] = []
+        for i in indices:
+            try:
+                out.append(self.thumbnail(int(i)))
+            except BadSampleError as exc:
+                log.debug("no thumbnail for sample %s: %s", i, exc)
+                out.append(None)
+        return out
+
     def close(self) -> None:
         self.store.close()
 

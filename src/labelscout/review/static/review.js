@@ -168,7 +168,7 @@
     const img = document.createElement("img");
     img.decoding = "async"; img.draggable = false;
     img.addEventListener("load", onImg); img.addEventListener("error", onImg);
-    img.src = `thumb/${S.items.idx[p]}`;
+    want(S.items.idx[p], img);
     t.appendChild(img);
     t.insertAdjacentHTML("beforeend", `<div class="cap"></div><span class="badge"></span><span class="others"></span><span class="score"></span>`);
     pool.set(p, t);
@@ -176,6 +176,47 @@
     return t;
   }
   function onImg(ev) { ev.target.dataset.done = "1"; checkFirstDraw(); }
+
+  // Thumbnails come many per request (GET thumbs?i=...: a line of JSON byte lengths, then the
+  // JPEGs), kept as blob URLs so scrolling back costs nothing; the oldest are let go past CACHE_MAX.
+  const CACHE_MAX = 6000, BATCH = 256;
+  const urls = new Map(), waiting = new Map();
+  let queued = [];
+  function want(idx, img) {
+    const u = urls.get(idx);
+    if (u) { img.src = u; return; }
+    if (u === null) { img.dataset.done = "1"; img.classList.add("missing"); return; }
+    let w = waiting.get(idx);
+    if (!w) { w = new Set(); waiting.set(idx, w); queued.push(idx); }
+    w.add(img);
+  }
+  function flushThumbs() {
+    while (queued.length) fetchThumbs(queued.splice(0, BATCH));
+  }
+  async function fetchThumbs(batch) {
+    let lengths = [], buf = null;
+    try {
+      const r = await fetch("thumbs?i=" + batch.join(","), { credentials: "same-origin" });
+      if (!r.ok) throw new Error(r.statusText);
+      buf = new Uint8Array(await r.arrayBuffer());
+      const nl = buf.indexOf(10);
+      lengths = JSON.parse(new TextDecoder().decode(buf.subarray(0, nl)));
+      buf = buf.subarray(nl + 1);
+    } catch (e) { lengths = batch.map(() => -2); }  // the server is away: ask again when next drawn
+    let off = 0;
+    batch.forEach((idx, k) => {
+      const n = lengths[k];
+      const imgs = waiting.get(idx) || new Set();
+      waiting.delete(idx);
+      if (n === -2) { imgs.forEach((im) => { im.dataset.done = "1"; }); checkFirstDraw(); return; }
+      let u = null;
+      if (n >= 0) { u = URL.createObjectURL(new Blob([buf.subarray(off, off + n)], { type: "image/jpeg" })); off += n; }
+      urls.set(idx, u);
+      imgs.forEach((im) => { if (u) im.src = u; else { im.dataset.done = "1"; im.classList.add("missing"); } });
+    });
+    while (urls.size > CACHE_MAX) { const [k, u] = urls.entries().next().value; if (u) URL.revokeObjectURL(u); urls.delete(k); }
+    checkFirstDraw();
+  }
   function checkFirstDraw() {
     if (api.firstDrawnMs != null) return;
     const imgs = document.querySelectorAll(".tile img");
@@ -190,7 +231,10 @@
     const first = Math.max(0, Math.floor(g.scrollTop / CELL_H) - OVERSCAN);
     const last = Math.min(Math.ceil(n / S.cols), Math.ceil((g.scrollTop + g.clientHeight) / CELL_H) + OVERSCAN);
     const lo = first * S.cols, hi = Math.min(n, last * S.cols);
-    for (const [p, t] of pool) if (p < lo || p >= hi) { t.remove(); pool.delete(p); }
+    for (const [p, t] of pool) if (p < lo || p >= hi) {
+      const w = waiting.get(Number(t.dataset.idx)); if (w) w.delete(t.querySelector("img"));
+      t.remove(); pool.delete(p);
+    }
     for (let p = lo; p < hi; p++) {
       const t = tileFor(p), idx = S.items.idx[p];
       t.style.left = 4 + (p % S.cols) * CELL_W + "px";
@@ -218,6 +262,7 @@
       t.querySelector(".score").style.width = score == null ? "0" : Math.round(90 * score) + "px";
       t.title = `${S.items.id[p]}\nlabel: ${S.classes[given].name}` + (score == null ? "" : `\nmisfit score ${score.toFixed(3)}`);
     }
+    flushThumbs();
     $("position").textContent = n ? `${S.cursor + 1} / ${n}` + (S.selLo >= 0 ? ` · ${S.selHi - S.selLo + 1} selected` : "") : "empty";
     api.renders += 1;
     checkFirstDraw();
