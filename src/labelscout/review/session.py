@@ -273,7 +273,10 @@ def open_review(
             misfits = Misfits.load(cache, key)
             record.extra["misfits_cached"] = misfits is not None
             if misfits is None:
-                misfits = misfits_from_embeddings(vectors, given, method=method, seed=seed)
+                from .._progress import progress_bar
+
+                with progress_bar(f"scoring {len(given)} labels ({method})", None, progress):
+                    misfits = misfits_from_embeddings(vectors, given, method=method, seed=seed)
                 misfits.save(cache, key)
     store = DecisionStore(out, sample_ids, given)
     record.counts.update({"pool": len(emb), "labeled": len(sample_ids), "classes": len(misfits.classes),
