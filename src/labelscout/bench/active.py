@@ -173,8 +173,23 @@ def run_active_benchmark(embeddings: str | Path | EmbeddingSet, out: str | Path,
                          strategy_params: dict[str, dict] | None = None, initial: int = 500, step: int = 500,
                          rounds: int = 3, repeats: int = 3, validation_per_class: int = 50, imbalance: float = 100.0,
                          pca_dim: int | None = 128, C: float = 1.0, seed: int = 0, confidence: float = 0.95,
-                         command: str = "", progress: bool | None = None) -> dict[str, Any]:
-    """Run (or resume) the simulation and write ``OUT/active.json``, ``active.md`` and cells."""
+                         command: str = "", progress: bool | None = None, threads: int | None = 1) -> dict[str, Any]:
+    """Run (or resume) the simulation and write ``OUT/active.json``, ``active.md`` and cells.
+
+    ``threads``: BLAS / OpenMP threads while it runs (1 by default: the work is many small
+    matrix products, which lose badly to oversubscription on a shared CPU; None: leave as is)."""
+    if threads is None:
+        return _run(embeddings, out, strategies, pools, strategy_params, initial, step, rounds, repeats,
+                    validation_per_class, imbalance, pca_dim, C, seed, confidence, command, progress)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads)):
+        return _run(embeddings, out, strategies, pools, strategy_params, initial, step, rounds, repeats,
+                    validation_per_class, imbalance, pca_dim, C, seed, confidence, command, progress)
+
+
+def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rounds, repeats, validation_per_class,
+         imbalance, pca_dim, C, seed, confidence, command, progress) -> dict[str, Any]:
     from ..strategies import STRATEGIES
 
     unknown = [s for s in strategies if s not in STRATEGIES]
