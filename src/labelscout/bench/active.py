@@ -10,7 +10,9 @@ Protocol (``labelscout bench active``), on embeddings of a class-folder dataset 
    ``1 / imbalance`` of their images: the seed's 100x setup).
 3. The **task model** is the logistic head on the embeddings
    (:mod:`labelscout.models.logistic_head`): a linear probe, trained on the labeled
-   samples and scored on the whole balanced test split.
+   samples and scored on the whole balanced test split; ``class_weight="balanced"``
+   weighs every class equally in its loss (the usual remedy for a skewed labeled set, the
+   same for every strategy).
 4. Repeat ``r``: ``initial`` random labels (seed + r; the same set for every strategy), then
    ``rounds`` rounds of ``step`` more labels, each picked by the strategy from the task
    model of the previous round (its probabilities for the pool and the validation slice).
@@ -115,8 +117,8 @@ def make_pools(y: np.ndarray, n_classes: int, *, validation_per_class: int, imba
     return np.sort(np.concatenate(val)), pools, rare
 
 
-def _task_model(X: np.ndarray, y: np.ndarray, n_classes: int, C: float) -> LogisticHead:
-    return LogisticHead(C=C).fit(X, y, n_classes)
+def _task_model(X: np.ndarray, y: np.ndarray, n_classes: int, C: float, class_weight: str | None) -> LogisticHead:
+    return LogisticHead(C=C, class_weight=class_weight).fit(X, y, n_classes)
 
 
 def _select(strategy: str, params: dict, X: np.ndarray, labeled: np.ndarray, P: np.ndarray, Xv: np.ndarray,
@@ -138,7 +140,7 @@ def _select(strategy: str, params: dict, X: np.ndarray, labeled: np.ndarray, P: 
 
 
 def _trajectory(data: ActiveData, pool: np.ndarray, val: np.ndarray, rare: list[int], strategy: str, params: dict,
-                *, initial: int, step: int, rounds: int, seed: int, C: float) -> dict[str, Any]:
+                *, initial: int, step: int, rounds: int, seed: int, C: float, class_weight: str | None) -> dict[str, Any]:
     X, y = data.train[pool], data.y_train[pool]
     Xv, yv = data.train[val], data.y_train[val]
     K = len(data.classes)
@@ -147,7 +149,7 @@ def _trajectory(data: ActiveData, pool: np.ndarray, val: np.ndarray, rare: list[
     picked_rare = []
     for r in range(rounds + 1):
         t0 = time.perf_counter()
-        model = _task_model(X[labeled], y[labeled], K, C)
+        model = _task_model(X[labeled], y[labeled], K, C, class_weight)
         t_model = time.perf_counter() - t0
         pred = model.predict_proba(data.test).argmax(axis=1)
         per_class = [float(np.mean(pred[data.y_test == c] == c)) for c in range(K)]
@@ -172,24 +174,25 @@ def run_active_benchmark(embeddings: str | Path | EmbeddingSet, out: str | Path,
                          strategies: Sequence[str] = DEFAULT_STRATEGIES, pools: Sequence[str] = ("imbalanced", "balanced"),
                          strategy_params: dict[str, dict] | None = None, initial: int = 500, step: int = 500,
                          rounds: int = 3, repeats: int = 3, validation_per_class: int = 50, imbalance: float = 100.0,
-                         pca_dim: int | None = 128, C: float = 1.0, seed: int = 0, confidence: float = 0.95,
-                         command: str = "", progress: bool | None = None, threads: int | None = 1) -> dict[str, Any]:
+                         pca_dim: int | None = 128, C: float = 1.0, class_weight: str | None = None, seed: int = 0,
+                         confidence: float = 0.95, command: str = "", progress: bool | None = None,
+                         threads: int | None = 1) -> dict[str, Any]:
     """Run (or resume) the simulation and write ``OUT/active.json``, ``active.md`` and cells.
 
     ``threads``: BLAS / OpenMP threads while it runs (1 by default: the work is many small
     matrix products, which lose badly to oversubscription on a shared CPU; None: leave as is)."""
     if threads is None:
         return _run(embeddings, out, strategies, pools, strategy_params, initial, step, rounds, repeats,
-                    validation_per_class, imbalance, pca_dim, C, seed, confidence, command, progress)
+                    validation_per_class, imbalance, pca_dim, C, class_weight, seed, confidence, command, progress)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=int(threads)):
         return _run(embeddings, out, strategies, pools, strategy_params, initial, step, rounds, repeats,
-                    validation_per_class, imbalance, pca_dim, C, seed, confidence, command, progress)
+                    validation_per_class, imbalance, pca_dim, C, class_weight, seed, confidence, command, progress)
 
 
 def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rounds, repeats, validation_per_class,
-         imbalance, pca_dim, C, seed, confidence, command, progress) -> dict[str, Any]:
+         imbalance, pca_dim, C, class_weight, seed, confidence, command, progress) -> dict[str, Any]:
     from ..strategies import STRATEGIES
 
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -208,7 +211,7 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
                                       imbalance=imbalance, seed=seed)
     params = strategy_params or {}
     config = {"initial": initial, "step": step, "rounds": rounds, "validation_per_class": validation_per_class,
-              "imbalance": imbalance, "pca_dim": pca_dim, "C": C, "seed": seed, "data": data.source,
+              "imbalance": imbalance, "pca_dim": pca_dim, "C": C, "class_weight": class_weight, "seed": seed, "data": data.source,
               "classes": data.classes, "rare_classes": [data.classes[c] for c in rare],
               "pool_sizes": {k: int(v.size) for k, v in pool_rows.items()}, "validation": int(val.size)}
     config_path = out / "config.json"
@@ -227,7 +230,7 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
             if not path.is_file():
                 t0 = time.perf_counter()
                 traj = _trajectory(data, pool_rows[pool], val, rare, strategy, params.get(strategy, {}), initial=initial,
-                                   step=step, rounds=rounds, seed=seed + r, C=C)
+                                   step=step, rounds=rounds, seed=seed + r, C=C, class_weight=class_weight)
                 cell = {"pool": pool, "strategy": tag, "repeat": r, "params": params.get(strategy, {}),
                         "seconds": round(time.perf_counter() - t0, 2), **traj}
                 atomic_write_json(path, cell)
@@ -308,7 +311,8 @@ def active_markdown(summary: Sequence[dict[str, Any]], config: dict[str, Any], *
     d = config["data"]
     lines += [f"Embeddings: `{d['model_id']}` ({d['dim']} dims" + (f", PCA to {d['pca_dim']} on the train split, "
               f"{100 * d.get('pca_explained', 0):.1f} % of the variance" if d.get("pca_dim") else "") + "). "
-              f"Task model: logistic head (linear probe), C={config['C']}. {config['initial']} random labels, then "
+              f"Task model: logistic head (linear probe), C={config['C']}, class weights "
+              f"{config.get('class_weight') or 'none (every label counts once)'}. {config['initial']} random labels, then "
               f"{config['rounds']} rounds of +{config['step']}. Pools: " +
               ", ".join(f"{k} {v}" for k, v in config["pool_sizes"].items()) +
               f"; balanced validation slice {config['validation']} (fisher-match only); rare classes "

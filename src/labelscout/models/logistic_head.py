@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import Interval, check_embeddings, validate_params
+from .._validation import Interval, Options, check_embeddings, validate_params
 from ..errors import InputError
 
 __all__ = ["HeadPredictions", "LogisticHead", "fit_logistic_head", "unit_rows"]
@@ -60,20 +60,25 @@ class LogisticHead:
     ----------
     C : inverse L2 regularisation strength.
     max_iter : L-BFGS iterations.
+    class_weight : None (every sample counts once) or "balanced" (each class weighs the
+        same in the loss, so a class with few labels is still predicted: for biased pools).
     """
 
     _parameter_constraints = {
         "C": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None)],
+        "class_weight": [Options({"balanced"}), None],
     }
 
-    def __init__(self, *, C: float = 1.0, max_iter: int = 300):
+    def __init__(self, *, C: float = 1.0, max_iter: int = 300, class_weight: str | None = None):
         self.C = C
         self.max_iter = max_iter
+        self.class_weight = class_weight
 
     def fit(self, X: np.ndarray, y: np.ndarray, n_classes: int) -> "LogisticHead":
         """``X``: (n, d) head inputs (already unit rows); ``y``: (n,) ints in [0, n_classes)."""
-        validate_params("LogisticHead", {"C": self.C, "max_iter": self.max_iter}, self._parameter_constraints)
+        validate_params("LogisticHead", {"C": self.C, "max_iter": self.max_iter, "class_weight": self.class_weight},
+                        self._parameter_constraints)
         from sklearn.linear_model import LogisticRegression
 
         self.n_classes_ = int(n_classes)
@@ -81,7 +86,7 @@ class LogisticHead:
         if self.classes_.size == 1:  # one class seen: it gets probability 1
             self.model_ = None
             return self
-        self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter)
+        self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, class_weight=self.class_weight)
         with warnings.catch_warnings():
             # a few labels can leave L-BFGS short of its tolerance; the probabilities are still usable
             warnings.filterwarnings("ignore", message=".*lbfgs failed to converge.*")
