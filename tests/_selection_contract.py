@@ -5,7 +5,13 @@ import numpy as np
 
 
 #: what a strategy cannot run without; a new strategy that needs more must say so here
-REQUIRED = {"similarity": {"query_ids": [0, 1]}}
+REQUIRED = {
+    "similarity": {"query_ids": [0, 1]},
+    "fisher-match": {"validation_ids": [0, 1]},  # labeled pool samples as the validation set
+    "vaal": {"steps": 20, "hidden": 16, "latent": 4, "batch_size": 16},  # small nets: the contract, not the quality
+}
+#: strategies that need some samples already labeled get these as ``exclude`` when a test has none
+LABELED = {"vaal": [0]}
 
 
 def check_selection(sel, n_pool: int, n: int, excluded=()) -> None:

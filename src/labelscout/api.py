@@ -324,6 +324,72 @@ def _dedupe(dedupers: dict[str, Any], emb: EmbeddingSet, keep_ids: Sequence[str]
     return issues, candidates
 
 
+def _model_inputs(selector: Any, emb: EmbeddingSet, record: RunRecord, *, predictions, logits, features, validation,
+                  labels, space: Space, embed_kwargs: dict) -> dict[str, Any]:
+    """What a prediction-based strategy gets beside the vectors: the loaded predictions and
+    features (aligned to the pool) as ``fit`` arguments; a ``validation`` folder is embedded
+    and set as the strategy's validation parameters. Recorded in run.json."""
+    from .sources.predictions import load_features, load_predictions
+
+    uses = bool(getattr(selector, "uses_predictions", False))
+    given = [name for name, v in (("predictions", predictions), ("features", features), ("validation", validation)) if v]
+    if given and not uses:
+        raise ConfigError(f"--{given[0]} is used by the prediction-based strategies (uncertainty, badge, fisher-match); "
+                          f"strategy {selector.name!r} does not use it.", hint="Choose one of those with --strategy, or drop the option.")
+    if not uses:
+        return {}
+    out: dict[str, Any] = {}
+    class_names = sorted({str(v) for v in labels if v is not None and v == v and v != ""}) if labels is not None else None
+    if predictions is not None:
+        pred = load_predictions(predictions, emb.ids, logits=logits, class_names=class_names or None)
+        out["predictions"] = pred
+        record.extra["predictions"] = {**pred.source, "matched": int(pred.present.sum()), "missing": len(pred.missing),
+                                       "extra": len(pred.extra), "classes": pred.class_names}
+    elif logits:
+        raise ConfigError("--logits describes a --predictions file; none was given.")
+    if features is not None:
+        feats = load_features(features, emb.ids)
+        out["features"] = feats.features
+        record.extra["features"] = {**{k: v for k, v in feats.source.items() if k in ("file", "sha256", "shape")},
+                                    "missing": len(feats.missing)}
+    if validation is not None:
+        if not hasattr(selector, "validation_vectors"):
+            raise ConfigError(f"--validation is used by fisher-match; strategy {selector.name!r} does not use it.")
+        if space.kind not in ("raw", "norm"):
+            raise ConfigError(f"--validation needs a space without a fitted re-embedding (raw or norm); got {space.name!r}.",
+                              hint="Drop --space, or use --space norm.")
+        from .sources.labels import labels_from_folders
+
+        val = embed(validation, **embed_kwargs).embeddings
+        val_labels = labels_from_folders(val.ids)
+        if val_labels is None:
+            raise InputError(f"The validation folder {validation} needs class folders (<class>/<image>), with at least two classes.",
+                             hint="Put every validation image in a folder named by its class.")
+        V = np.asarray(val.vectors, dtype=np.float32)
+        if space.kind == "norm":
+            from .models.logistic_head import unit_rows
+
+            V = unit_rows(V)
+        selector.validation_vectors, selector.validation_labels = V, val_labels
+        if predictions is not None:  # the model's view of the validation images, from the same file when it has them
+            try:
+                selector.validation_probabilities = load_predictions(predictions, val.ids, logits=logits).probabilities
+            except InputError:
+                selector.validation_probabilities = None  # fisher-match then says what is missing
+        record.extra["validation"] = {"source": str(validation), "samples": len(val), "classes": sorted(set(val_labels))}
+    return out
+
+
+def _rows(value: Any, rows: np.ndarray) -> Any:
+    """Rows of a per-sample input: an array, or loaded predictions (every per-sample field cut)."""
+    if hasattr(value, "probabilities"):
+        import dataclasses
+
+        return dataclasses.replace(value, probabilities=value.probabilities[rows], present=value.present[rows],
+                                   logits=None if value.logits is None else value.logits[rows])
+    return np.asarray(value)[rows]
+
+
 def select(
     source: str | Path | EmbeddingSet | None = None,
     n: int | float | str = 1000,
@@ -358,6 +424,10 @@ def select(
     dedupe: bool = False,
     near_dup_threshold: float | None = None,
     near_dup_ratio: float | None = None,
+    predictions: str | Path | None = None,
+    logits: bool = False,
+    features: str | Path | None = None,
+    validation: str | Path | None = None,
 ) -> SelectResult:
     """Pick ``n`` samples worth labeling from ``source``.
 
@@ -383,6 +453,14 @@ def select(
     :class:`~labelscout.detectors.NearDuplicateDetector`) and
     leave every non-representative out of the candidates (already-labeled ids are never
     left out); the groups go to ``issues.csv`` so the report shows them.
+
+    Active learning (``uncertainty``, ``badge``, ``fisher-match``; see
+    :mod:`labelscout.strategies._predictive`): ``predictions`` is a file of the model's class
+    probabilities (``logits=True``: raw scores), ``features`` its per-sample features (see
+    :mod:`labelscout.sources.predictions`); without them a logistic head on the embeddings,
+    trained on the labeled samples, predicts. ``validation``: a folder of labeled images
+    (class folders) that ``fisher-match`` matches the pool to; it is embedded with the
+    pool's model.
     """
     t0 = time.perf_counter()
     progress = reporter if reporter is not None else progress
@@ -401,6 +479,8 @@ def select(
         if name in accepted:
             params.setdefault(name, value)
     selector = get_strategy(strategy, n=n, **params)
+    if validation is not None and hasattr(selector, "validation_vectors"):
+        selector.validation_vectors, selector.validation_labels = [], []  # set from the folder once it is embedded
     selector._validate_params()  # fail on a bad parameter before spending time embedding
     dup_names = ["exact-duplicates", "near-duplicates"]
     dedupers = (make_detectors(dup_names, option_params(dup_names, near_dup_threshold=near_dup_threshold,
@@ -413,7 +493,9 @@ def select(
     record.config = {
         "source": str(source if source is not None else embeddings) if not isinstance(source, EmbeddingSet) else "<EmbeddingSet>",
         "n": n, "strategy": strategy,
-        "strategy_params": {k: v for k, v in params.items()}, "metric": space_spec.metric, "space": space_spec.params(), "seed": seed,
+        "strategy_params": {k: v for k, v in params.items()},
+        "predictions": str(predictions) if predictions else None, "logits": logits,
+        "features": str(features) if features else None, "validation": str(validation) if validation else None, "metric": space_spec.metric, "space": space_spec.params(), "seed": seed,
         "exclude": str(exclude) if isinstance(exclude, (str, Path)) else (f"<{len(exclude)} ids>" if exclude else None),
         "labels": labels, "place": place, "out": str(out) if out else None,
         "dedupe": {n: d.get_params() for n, d in dedupers.items()} if dedupe else False,
@@ -441,6 +523,10 @@ def select(
             log.warning("%d excluded id(s) are not in the pool and are ignored, e.g. %s", len(unknown), unknown[:3])
         exclude_ids = [i for i in exclude_ids if i in pool_ids]
         label_values, label_source = resolve_labels(labels, emb.ids, label_column)
+        with record.timer("model_inputs"):
+            model_inputs = _model_inputs(selector, emb, record, predictions=predictions, logits=logits, features=features,
+                                         validation=validation, labels=label_values, space=space_spec,
+                                         embed_kwargs=embed_kwargs)
         issues, candidates = None, None
         if dedupe:
             with record.timer("dedupe"):
@@ -449,12 +535,13 @@ def select(
             vectors = _space_of_pool(emb, space_spec, out, record)
         with record.timer("select"), progress_bar(f"selecting ({strategy})", 1, progress) as stage:
             if candidates is None:
-                selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values)
+                selector.fit(vectors, ids=emb.ids, exclude=exclude_ids or None, labels=label_values, **model_inputs)
                 selection = selector.to_selection(emb.ids)
             else:  # select among the candidates only; positions map back to the pool
                 cand_ids = [emb.ids[i] for i in candidates]
                 selector.fit(vectors[candidates], ids=cand_ids, exclude=exclude_ids or None,
-                             labels=[label_values[i] for i in candidates] if label_values is not None else None)
+                             labels=[label_values[i] for i in candidates] if label_values is not None else None,
+                             **{k: _rows(v, candidates) for k, v in model_inputs.items()})
                 selection = selector.to_selection(cand_ids)
                 selection.indices = candidates[selection.indices]
             stage.advance(1)

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from labelscout.errors import ConfigError
 from labelscout.strategies import STRATEGIES, get_strategy
 
-from _selection_contract import REQUIRED, check_selection
+from _selection_contract import LABELED, REQUIRED, check_selection
 
 #: pool samples a strategy may not pick besides the excluded ones
-BLOCKED = {"similarity": [0, 1]}
+BLOCKED = {"similarity": [0, 1], "fisher-match": [0, 1]}
 
 
 def _pool(n_pool=90, d=5, seed=0):
@@ -48,7 +48,7 @@ def test_contract(name):
 def test_budget_forms_and_whole_pool(name):
     X, labels = _pool(40)
     blocked = len(BLOCKED.get(name, []))
-    sel = get_strategy(name, n="25%", **REQUIRED.get(name, {})).fit(X, labels=labels)
+    sel = get_strategy(name, n="25%", **REQUIRED.get(name, {})).fit(X, labels=labels, exclude=LABELED.get(name))
     assert len(sel.selected_) == 10
     everything = get_strategy(name, n=40 - blocked - 2, **REQUIRED.get(name, {})).fit(X, exclude=[38, 39], labels=labels)
     check_selection(everything, 40, 40 - blocked - 2, [38, 39] + BLOCKED.get(name, []))
@@ -69,6 +69,8 @@ def test_properties_on_random_pools(name, n_pool, data):
     labels = [i % 3 for i in range(n_pool)]
     blocked = BLOCKED.get(name, [])
     excluded = data.draw(st.lists(st.integers(2, n_pool - 1), max_size=n_pool - 4, unique=True))
+    if not excluded and name in LABELED:
+        excluded = [n_pool - 1]
     n = data.draw(st.integers(1, n_pool - len(excluded) - len(blocked)))
     sel = get_strategy(name, n=n, **REQUIRED.get(name, {})).fit(X, exclude=excluded or None, labels=labels)
     check_selection(sel, n_pool, n, excluded + blocked)

@@ -120,3 +120,41 @@ def duplicates_command(
                                 n_duplicates=n_duplicates, kinds=[k for k in kinds.split(",") if k], seed=seed,
                                 device=device, cache_dir=cache_arg(cache_dir, no_cache))
     echo_result(f"recall {r['recall']:.3f} of {r['planted']} planted pairs; {r['pairs_not_planted']} other pairs -> {out / 'duplicates.json'}")
+
+
+@bench_app.command("active")
+def active_command(
+    embeddings: Path = typer.Argument(..., help="Saved embeddings folder of a train/<class>/ + test/<class>/ collection (labelscout embed --out DIR; DIR/embeddings), e.g. all 60,000 CIFAR-10 JPEGs."),
+    out: Path = typer.Option(..., "--out", "-o", help="Benchmark folder (cells/, active.json, active.md); a rerun resumes it."),
+    strategies: str = typer.Option("random,uncertainty,badge,fisher-match,vaal", "--strategies", help="Comma-separated strategies; random is the baseline."),
+    pools: str = typer.Option("imbalanced,balanced", "--pools", help="imbalanced (half the classes at 1/--imbalance) and/or balanced."),
+    param: List[str] = typer.Option([], "--param", "-p", metavar="STRATEGY.KEY=VALUE", help="A strategy parameter, e.g. -p uncertainty.measure=margin. Repeatable."),
+    initial: int = typer.Option(500, "--initial", min=1, help="Random labels before the first round."),
+    step: int = typer.Option(500, "--step", min=1, help="Labels added per round."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Rounds of picking."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Paired repeats (seed + r: the same initial labels for every strategy)."),
+    validation_per_class: int = typer.Option(50, "--validation-per-class", min=1, help="Balanced labeled validation slice held out of train (fisher-match uses it)."),
+    imbalance: float = typer.Option(100.0, "--imbalance", min=1.0, help="The rare classes keep 1/IMBALANCE of their images in the imbalanced pool."),
+    pca_dim: int = typer.Option(128, "--pca-dim", min=0, help="Project the embeddings onto this many principal components of train (0: keep them)."),
+    class_weight: str = typer.Option("none", "--class-weight", help="Task model's class weights: none, or balanced (every class weighs the same in the loss)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Base seed: validation slice, pools, initial labels."),
+) -> None:
+    """Active learning: simulate labeling rounds and compare prediction-based strategies with random."""
+    import shlex
+    import sys
+
+    from ..bench.active import run_active_benchmark
+    from ..bench.methods import parse_value
+
+    params: dict[str, dict] = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        strat, dot, name = key.partition(".")
+        if not sep or not dot or not strat or not name:
+            raise typer.BadParameter(f"expected STRATEGY.KEY=VALUE; got {item!r}", param_hint="--param")
+        params.setdefault(strat.strip(), {})[name.strip()] = parse_value(value.strip())
+    rec = run_active_benchmark(embeddings, out, strategies=[s for s in strategies.split(",") if s],
+                               pools=[p for p in pools.split(",") if p], strategy_params=params, initial=initial, step=step,
+                               rounds=rounds, repeats=repeats, validation_per_class=validation_per_class, imbalance=imbalance,
+                               pca_dim=pca_dim or None, class_weight=None if class_weight == "none" else class_weight, seed=seed, command=" ".join(shlex.quote(a) for a in sys.argv))
+    echo_result(f"{rec['computed_now']} trajectories computed now -> {out / 'active.md'}")

@@ -51,6 +51,10 @@ def select_command(
     dedupe: bool = typer.Option(False, "--dedupe", help="Drop exact and near duplicates (all but one representative per group) before selecting; groups go to OUT/issues.csv."),
     near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0, help="With --dedupe: largest cosine distance (1 - cos) joining near duplicates (default 0.04)."),
     near_dup_ratio: Optional[float] = typer.Option(None, "--near-dup-ratio", help="With --dedupe: a pair must also be at most this fraction of the 10th neighbour's distance, in (0, 1]; 1 turns the test off (default 0.5)."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your model's class probabilities for the pool (uncertainty, badge, fisher-match): a CSV / parquet with an id column and one column per class, or an .npy (N, C) with P.ids.txt (and P.classes.txt) beside it. Without it, a logistic head on the embeddings trained on the --labels samples predicts."),
+    logits: bool = typer.Option(False, "--logits", help="The --predictions values are raw scores (soft-maxed), not probabilities."),
+    features: Optional[Path] = typer.Option(None, "--features", help="Your model's per-sample features (N, L) for badge / fisher-match (.npy + ids, or CSV / parquet); default: the embeddings."),
+    validation: Optional[Path] = typer.Option(None, "--validation", help="fisher-match: a folder of labeled validation images in class folders, embedded with the pool's model; the pool is matched to it."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     if copy and link:
@@ -68,6 +72,7 @@ def select_command(
         fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
         frame_format=None if frame_format.lower() == "none" else frame_format.lower(),
         report=report, dedupe=dedupe, near_dup_threshold=near_dup_threshold, near_dup_ratio=near_dup_ratio,
+        predictions=predictions, logits=logits, features=features, validation=validation,
     )
     echo_result(result.summary())
     if report and not result.record.extra.get("report_error"):

@@ -241,7 +241,9 @@ def _from_table(path: Path):
         raise InputError(f"{path} has no id column; its columns are {header[:8]}{' ...' if len(header) > 8 else ''}.",
                          hint=f"Name the id column one of {', '.join(ID_COLUMNS)}.")
     class_cols = [h for h in header if h != id_col]
-    file_ids = [str(v).strip() for v in table[id_col]]
+    from ..runs.ids import decode_id
+
+    file_ids = [decode_id(str(v).strip()) for v in table[id_col]]
     # a CSV's data row r is on line r + 2 (the header is line 1)
     line_of = (lambda r: f"line {r + 2}") if text else (lambda r: f"row {r}")
     empty = [r for r, s in enumerate(file_ids) if not s]
@@ -284,12 +286,15 @@ def _from_npy(path: Path, ids_file, class_names):
     if ids_path is None:
         raise InputError(f"{path} needs its sample ids: none given and no ids.txt or {path.stem}.ids.txt next to it.",
                          hint="Write the ids one per line in the array's row order to ids.txt beside it.")
+    from ..runs.ids import decode_id, read_text_lenient
+
     if not ids_path.is_file():
         raise InputError(f"Ids file {ids_path} does not exist.", hint="Give a file with one id per line, in row order.")
-    lines = ids_path.read_text(encoding="utf-8-sig").splitlines()
+    # the id file conventions of selection.txt: split on '\n' only, quoted ids decoded
+    lines = read_text_lenient(ids_path).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
-    file_ids = [ln.strip() for ln in lines]
+    file_ids = [decode_id(ln.strip()) for ln in lines]
     empty = [i + 1 for i, s in enumerate(file_ids) if not s]
     if empty:
         raise InputError(f"{ids_path} has empty ids on line(s) {empty[:_SHOWN]}.", hint="One non-empty id per row of the array.")
