@@ -34,7 +34,7 @@ def test_inspect_embeddings_without_hashes_records_the_skip(rng, tmp_path):
     assert "exact-duplicates skipped" in res.summary()
     assert {frozenset(g.tolist()) for g in res.detectors["near-duplicates"].groups_} == {
         frozenset({1, 40, 41}), frozenset({10, 50}), frozenset({20, 60, 61})}
-    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    run = json.loads((tmp_path / "run" / "inspect.json").read_text())
     assert run["detector_failures"][0]["detector"] == "exact-duplicates" and run["counts"]["pool"] == 80
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "nonfinite_rows",
     "zero_rows",
     "validate_pool_params",
+    "parse_value",
 ]
 
 
@@ -267,3 +268,19 @@ def resolve_n(n: int | float | str, pool: int, *, name: str = "n", available: in
                                                 f" (the {available} samples not excluded).")
         raise InputError(f"Cannot select {count} samples: {what}, so at most {available} can be selected.", hint=hint)
     return count
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value given as text (``-p KEY=VALUE``, a method spec) as int, float,
+    bool (true/false), None (none/null) or the text itself."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text

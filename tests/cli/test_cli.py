@@ -60,20 +60,22 @@ def test_select_and_embed_real_runs(cifar_sample, small_model_dir, tmp_path, cap
 
 @pytest.mark.parametrize("args,needle", [
     (["-n", "1000"], "at most 60"),
-    (["-n", "10", "--strategy", "coreset", "--metric", "cosin"], "'metric' parameter must be one of {'cosine', 'l2'}. Got 'cosin'"),
+    (["-n", "10", "--strategy", "coreset", "--metric", "cosin"], "'metric' parameter of SelectConfig must be one of {'cosine', 'l2'}. Got 'cosin'"),
     (["-n", "10", "--strategy", "nope"], "'strategy' parameter must be one of"),
     (["-n", "10", "--exclude", "/no/such/file.txt"], "does not exist"),
+    (["-n", "0"], "'n' parameter must be at least 1"),
 ])
 def test_errors_are_one_actionable_line(cifar_sample, small_model_dir, tmp_path, capsys, args, needle):
     code, _, err = run_cli(["select", cifar_sample, "--out", tmp_path / "r", "--model", small_model_dir, *args], capsys)
     assert code == 1
     assert err.startswith("error: ") and needle in err
     assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # validated before the run folder is created
 
 
 def test_missing_folder_error(tmp_path, capsys):
     code, _, err = run_cli(["select", tmp_path / "nope", "-n", "3", "--out", tmp_path / "r"], capsys)
-    assert code == 1 and "does not exist" in err
+    assert code == 1 and "does not exist" in err and not (tmp_path / "r").exists()
 
 
 def test_usage_error_exit_code(capsys):

@@ -57,7 +57,7 @@ def test_inspect_groups_planted_duplicates(planted, tmp_path, capsys):
     assert len(near.flagged_ids()) == len(near) - len(groups)  # one representative kept per group
     outl = issues.of("outlier")
     assert len(outl) == 39 and outl.flag.sum() == 0  # 1 % of 39 rounds down to none
-    run = json.loads((out / "run.json").read_text())
+    run = json.loads((out / "inspect.json").read_text())
     assert run["status"] == "finished" and run["counts"]["pool"] == 39 and run["detector_failures"] == []
     assert run["groups"]["near-duplicates"] == len(groups) and "detect_near-duplicates" in run["timings_s"]
     assert (out / "embeddings" / "embeddings.npy").is_file()
@@ -75,7 +75,7 @@ def test_a_failing_detector_is_recorded_and_the_others_written(planted, tmp_path
                                  "--labels", one_class], capsys)
     assert code == 1 and "detector label-errors failed: InputError: Label errors need at least two classes" in err
     assert "label-errors failed" in stdout  # the summary line says it too
-    run = json.loads((out / "run.json").read_text())
+    run = json.loads((out / "inspect.json").read_text())
     assert run["status"] == "finished" and run["detector_failures"][0]["detector"] == "label-errors"
     assert len(Issues.from_csv((out / "issues.csv").read_text()).of("outlier")) == 39
 

@@ -22,7 +22,9 @@ def test_typiclust_with_params(tmp_path, small_model_dir, capsys):
                                 "--param", "seed=3", "--metric", "l2")
     assert code == 0, err
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["config"]["strategy_params"] == {"k": 20, "seed": 3, "metric": "l2"}  # -p wins over --seed; --metric fills in
+    assert run["config"]["strategy_params"] == {"k": 20, "seed": 3}  # the config holds what was asked
+    used = run["selection"]["params"]  # -p wins over --seed; the metric is the space's L2
+    assert {k: used[k] for k in ("k", "seed", "metric")} == {"k": 20, "seed": 3, "metric": "l2"}
     rows = list(csv.DictReader(open(tmp_path / "run" / "selection.csv")))
     assert len(rows) == 20 and len({r["id"] for r in rows}) == 20
     assert rows[0]["reason"].startswith("most typical of cluster 0 (size ")

@@ -37,7 +37,7 @@ def test_select_embeddings_npy_in_umap_space(pool, tmp_path, capsys):
     rec = json.loads((out / "run.json").read_text())
     space = rec["space"]
     assert space["name"] == "umap" and space["dim"] == 4 and space["input_dim"] == 12 and space["cached"] is False
-    assert (out / space["file"]).is_file() and rec["config"]["space"]["name"] == "umap"
+    assert (out / space["file"]).is_file() and rec["config"]["space"] == "umap"
     assert rec["embedding"]["fingerprint"]["format"] == "npy"
     # the selection is the coreset of the cached space vectors, with L2
     Z = np.load(out / space["file"])
@@ -79,7 +79,7 @@ def test_select_lightly_csv_with_pca_space_and_report(pool, tmp_path, capsys):
 def test_space_wins_over_metric_and_raw_norm_match_the_metric_paths(pool, space, metric, expect_space, expect_metric):
     X, ids, d = pool
     res = api.select(embeddings=d / "X.npy", ids=d / "ids.txt", n=12, space=space, metric=metric)
-    assert res.record.extra["space"]["name"] == expect_space and res.record.config["metric"] == expect_metric
+    assert res.record.extra["space"]["name"] == expect_space and res.record.extra["space"]["metric"] == expect_metric
     # raw / norm in the space are exactly the strategy's own metric handling on the raw vectors
     ref = CoresetSelector(n=12, metric=expect_metric, seed=0).fit(X).selected_
     np.testing.assert_array_equal(res.selection.indices, ref)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from labelscout.bench.knn import knn_accuracy
+from labelscout.ssl.knn_probe import knn_accuracy
 from labelscout.models.registry import BUILTIN_DIR, DEFAULT_MODEL, load_model
 from labelscout.ssl.data import load_image_folder
 from labelscout.ssl.views import normalize, to_float

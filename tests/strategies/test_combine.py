@@ -111,7 +111,7 @@ def test_prefix_and_exclusion(N, data):
 
 def test_validation():
     X = np.zeros((5, 2), np.float32)
-    with pytest.raises(ConfigError, match="The 'strategies' parameter of CombineSelector must map strategies that expose scores, \{.*'coreset'.*\}, to weights. Got \{'adjacency': 1\}"):
+    with pytest.raises(ConfigError, match=r"The 'strategies' parameter of CombineSelector must map strategies that expose scores, \{.*'coreset'.*\}, to weights. Got \{'adjacency': 1\}"):
         CombineSelector(2, strategies={"adjacency": 1}).fit(X)
     with pytest.raises(ConfigError, match="The weight of 'coreset' .* non-zero finite number. Got 0 instead"):
         CombineSelector(2, strategies={"coreset": 0}).fit(X)

@@ -4,6 +4,6 @@ classifier trained on it, as in Englert's thesis ch. 4) with its statistics and 
 and the label-error and near-duplicate scorings. The harness modules are imported by name
 (``labelscout.bench.harness``...).
 """
-from .knn import knn_accuracy, knn_predict
+from ..ssl.knn_probe import knn_accuracy, knn_predict
 
 __all__ = ["knn_accuracy", "knn_predict"]

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._validation import parse_value
 from ..errors import ConfigError
 from ..space.transform import SPACES, transform_space  # one implementation of the spaces, shared with select
 
@@ -37,21 +38,6 @@ log = logging.getLogger(__name__)
 
 _SPACE_KEYS = {"space_dim": "dim", "space_neighbors": "n_neighbors", "space_min_dist": "min_dist"}
 _SPEC_RE = re.compile(r"^(?P<strategy>[A-Za-z_][\w-]*)(?:@(?P<space>\w+))?(?:/(?P<embedding>[\w.-]+))?(?P<params>(?::[^:]+)*)$")
-
-
-def parse_value(text: str) -> Any:
-    """A spec value as int, float, bool (true/false), None (none/null) or text."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     Run as a process (``argv`` None), SIGINT ends it within a second with exit code 130 and
     run.json marked "interrupted" (:func:`_watch_interrupts`).
     """
+    state.argv = [str(a) for a in argv] if argv is not None else sys.argv[1:]
     as_process = argv is None
     if as_process:
         _watch_interrupts()

@@ -14,6 +14,16 @@ from .._progress import set_default_progress
 class _State:
     quiet: bool = False
     verbose: bool = False
+    argv: list[str] | None = None  # the command line, recorded as each run's origin
+
+
+def origin() -> str:
+    """This command line, for run.json: the CLI is the caller, so it says where the run came from."""
+    import shlex
+    import sys
+
+    argv = state.argv if state.argv is not None else sys.argv[1:]
+    return " ".join(shlex.quote(str(a)) for a in ["labelscout", *argv])
 
 
 state = _State()

@@ -6,8 +6,7 @@ from typing import Optional
 
 import typer
 
-from .. import api
-from ._app import app
+from ._app import app, origin
 from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
                       WorkersOpt, cache_arg, echo_result)
 
@@ -29,9 +28,11 @@ def embed_command(
     keyframes_only: bool = KeyframesOpt,
 ) -> None:
     """Compute the embeddings of a collection; a rerun embeds only new or changed files."""
+    from .. import api
+
     result = api.embed(source, out=out, model=model, arch=arch, weights=weights, device=device, batch_size=batch_size,
                        workers=workers, cache_dir=cache_arg(cache_dir, no_cache), fps=fps, sequence_length=sequence_length,
-                       keyframes_only=keyframes_only)
+                       keyframes_only=keyframes_only, origin=origin())
     s = result.stats
     line = (f"Embedded {s['samples']} samples ({s['embedded_new']} new, {s['from_cache']} from cache"
             + (f", {s['skipped']} skipped" if s["skipped"] else "")

@@ -6,10 +6,9 @@ from typing import Optional
 
 import typer
 
-from .. import api
 from ..detectors import DETECTORS
 from ..detectors._runner import DEFAULT_DETECTORS, option_params
-from ._app import app
+from ._app import app, origin
 from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
                       WorkersOpt, cache_arg, echo_result)
 
@@ -41,13 +40,15 @@ def inspect_command(
     keyframes_only: bool = KeyframesOpt,
 ) -> None:
     """Find exact duplicates, near-duplicate groups and outliers (and label errors) and write OUT/issues.csv."""
+    from .. import api
+
     names = [d.strip() for d in detectors.split(",") if d.strip()]
     params = option_params(names, near_dup_threshold=near_dup_threshold, near_dup_ratio=near_dup_ratio,
                            contamination=contamination)
     result = api.inspect(source, out=out, detectors=names, detector_params=params, labels=labels, label_column=label_column,
                          model=model, arch=arch, weights=weights, device=device, batch_size=batch_size, workers=workers,
                          cache_dir=cache_arg(cache_dir, no_cache), fps=fps, sequence_length=sequence_length,
-                         keyframes_only=keyframes_only)
+                         keyframes_only=keyframes_only, origin=origin())
     echo_result(result.summary())
     failed = [f for f in result.issues.failures if not f["error"].startswith("skipped")]
     if failed:  # the other detectors' results are written; the exit code still tells scripts

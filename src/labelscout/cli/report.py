@@ -6,7 +6,6 @@ from typing import Optional
 
 import typer
 
-from .. import api
 from ._app import app
 from ._common import echo_result
 
@@ -19,5 +18,7 @@ def report_command(
 ) -> None:
     """Write RUN_DIR/report.html: the embedding map, kept samples with the removed neighbours
     they stand for, distance histograms, balance, duplicates and outliers. Opens offline."""
+    from .. import api
+
     path = api.report(run_dir, root=root, out=out)
     echo_result(f"Report -> {path} ({path.stat().st_size / 1e6:.1f} MB)")

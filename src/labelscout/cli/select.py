@@ -7,19 +7,20 @@ from typing import Any, List, Optional
 
 import typer
 
-from .. import api
-from ..bench.methods import parse_value
+from .._validation import parse_value
 from ..strategies import STRATEGIES
-from ._app import app
+from ._app import app, origin
 from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
                       WorkersOpt, cache_arg, echo_result)
 
 
 @app.command("select")
 def select_command(
+    ctx: typer.Context,
     source: Optional[Path] = typer.Argument(None, help="Folder (searched recursively) or file of images and/or videos, or a saved embeddings folder. Omit with --embeddings."),
-    n: str = typer.Option(..., "-n", "--n", help="How many to select: a count (1000), a fraction (0.1) or a percentage (10%)."),
+    n: Optional[str] = typer.Option(None, "-n", "--n", help="How many to select: a count (1000), a fraction (0.1) or a percentage (10%). Required unless --config."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (selection.txt, selection.csv, embeddings/, run.json)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Replay a run: its run.json (or folder). The selection is repeated exactly into --out; give no other selection options."),
     strategy: str = typer.Option("coreset", "--strategy", "-s", help=f"Selection strategy: {', '.join(sorted(STRATEGIES))}."),
     metric: str = typer.Option("cosine", "--metric", help="Distance: cosine or l2 (the same as --space norm / raw; --space wins when given)."),
     space: Optional[str] = typer.Option(None, "--space", help="Space the selection works in: raw (L2), norm (cosine), pca or umap (unit vectors re-embedded, cached in OUT/space/). Default: from --metric."),
@@ -57,26 +58,45 @@ def select_command(
     validation: Optional[Path] = typer.Option(None, "--validation", help="fisher-match: a folder of labeled validation images in class folders, embedded with the pool's model; the pool is matched to it."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
-    if copy and link:
-        raise typer.BadParameter("use either --copy or --link, not both", param_hint="--copy/--link")
-    if (source is None) == (embeddings is None):
-        raise typer.BadParameter("give either SOURCE or --embeddings FILE, not both and not neither", param_hint="SOURCE/--embeddings")
-    if ids is not None and embeddings is None:
-        raise typer.BadParameter("--ids names the rows of --embeddings; give --embeddings too", param_hint="--ids")
-    n_value: int | float | str = n
-    result = api.select(
-        source, n_value, out=out, strategy=strategy, metric=metric, space=space, space_dim=space_dim, embeddings=embeddings,
-        ids=ids, seed=seed, strategy_params=_params(param), exclude=exclude, labels=labels,
-        label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
-        weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
-        fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
-        frame_format=None if frame_format.lower() == "none" else frame_format.lower(),
-        report=report, dedupe=dedupe, near_dup_threshold=near_dup_threshold, near_dup_ratio=near_dup_ratio,
-        predictions=predictions, logits=logits, features=features, validation=validation,
-    )
+    from .. import api
+
+    if config is not None:
+        _only_out_with_config(ctx)
+        from ..config import SelectConfig
+
+        result = api.run_select(SelectConfig.from_run(config), out=out, origin=origin())
+    else:
+        if n is None:
+            raise typer.BadParameter("give the number to select (-n 1000, -n 10%) or --config RUN/run.json", param_hint="-n")
+        if copy and link:
+            raise typer.BadParameter("use either --copy or --link, not both", param_hint="--copy/--link")
+        if (source is None) == (embeddings is None):
+            raise typer.BadParameter("give either SOURCE or --embeddings FILE, not both and not neither", param_hint="SOURCE/--embeddings")
+        if ids is not None and embeddings is None:
+            raise typer.BadParameter("--ids names the rows of --embeddings; give --embeddings too", param_hint="--ids")
+        result = api.select(
+            source, n, out=out, strategy=strategy, metric=metric, space=space, space_dim=space_dim, embeddings=embeddings,
+            ids=ids, seed=seed, strategy_params=_params(param), exclude=exclude, labels=labels,
+            label_column=label_column, place="copy" if copy else ("link" if link else None), model=model, arch=arch,
+            weights=weights, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_arg(cache_dir, no_cache),
+            fps=fps, sequence_length=sequence_length, keyframes_only=keyframes_only,
+            frame_format=None if frame_format.lower() == "none" else frame_format.lower(),
+            report=report, dedupe=dedupe, near_dup_threshold=near_dup_threshold, near_dup_ratio=near_dup_ratio,
+            predictions=predictions, logits=logits, features=features, validation=validation, origin=origin(),
+        )
     echo_result(result.summary())
-    if report and not result.record.extra.get("report_error"):
+    if result.record.config.get("report") and not result.record.extra.get("report_error"):
         echo_result(f"Report -> {Path(out) / 'report.html'}")
+
+
+def _only_out_with_config(ctx: typer.Context) -> None:
+    """With --config the recorded config says everything but where to write."""
+    given = [p.opts[0] if p.opts else p.name for p in ctx.command.params
+             if p.name not in ("config", "out") and ctx.get_parameter_source(p.name) is not None
+             and ctx.get_parameter_source(p.name).name not in ("DEFAULT", "DEFAULT_MAP")]
+    if given:
+        raise typer.BadParameter(f"with --config the run's recorded config is replayed as it is; drop {', '.join(given)}",
+                                 param_hint="--config")
 
 
 def _params(items: List[str]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
-from ._app import app
+from ._app import app, origin
 from ._common import DeviceOpt, echo_result
 
 
@@ -55,15 +55,16 @@ def train_command(
     min_gap: float = typer.Option(10.0, "--min-gap", help="With --temporal: frames of one video in a batch are at least this many seconds apart."),
 ) -> None:
     """Train an embedding model on unlabeled images (SimCLR, SwAV or an autoencoder) and write a model folder for --model."""
-    from ..ssl import train_model
+    from .. import api
 
-    model_dir = train_model(
+    model_dir = api.train(
         source, out, method=method, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, width=width, blocks=_parse_blocks(blocks),
         embedding_dim=embedding_dim, reduce=reduce, input_size=input_size, temperature=temperature, seed=seed,
         device=device, precision=precision, threads=threads, monitor=None if monitor == "none" else monitor,
         holdout=holdout, knn_every=knn_every, weights_dtype=weights_dtype, name=name, resume=resume,
         max_images=max_images, temporal={"fps": fps, "max_dt": max_dt, "min_gap": min_gap} if temporal else None,
+        origin=origin(),
     )
     record = json.loads((model_dir / "train.json").read_text())
     knn = record.get("export", {}).get("knn_top1")

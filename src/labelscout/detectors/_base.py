@@ -21,18 +21,7 @@ from ..errors import InputError
 from ..pool import Pool
 from ..results import Issues
 
-__all__ = ["BaseDetector", "unit_rows"]
-
-
-def unit_rows(X: np.ndarray, block: int = 65536) -> np.ndarray:
-    """Rows scaled to unit L2 norm as a new float32 array (zero rows stay zero), in blocks
-    so a memory-mapped float16 matrix is never converted whole to float64."""
-    out = np.empty(X.shape, dtype=np.float32)
-    for start in range(0, X.shape[0], block):
-        chunk = np.asarray(X[start:start + block], dtype=np.float32)
-        norms = np.linalg.norm(chunk, axis=1, keepdims=True)
-        out[start:start + block] = chunk / np.where(norms > 0, norms, 1.0)
-    return out
+__all__ = ["BaseDetector"]
 
 
 class BaseDetector(BaseEstimator):

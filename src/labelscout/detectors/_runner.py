@@ -11,7 +11,9 @@ import logging
 import time
 from typing import Any, Sequence
 
-from ..errors import ConfigError
+from ..errors import Cancelled, ConfigError
+from ..pool import REQUIREMENTS, Pool, missing_requirements
+from ..reporting import Reporter
 from ..results import Issues
 from ..space.knn import KnnCache
 from . import get_detector
@@ -53,39 +55,52 @@ def make_detectors(names: Sequence[str], params: dict[str, dict[str, Any]] | Non
     return dets
 
 
-def run_detectors(detectors: dict[str, BaseDetector], vectors: Any, ids: Sequence[str], *,
+def run_detectors(detectors: dict[str, BaseDetector], vectors: Any, ids: Sequence[str] | None = None, *,
                   hashes: Sequence[str | None] | None = None, labels: Sequence[Any] | None = None,
-                  timings: dict[str, float] | None = None) -> Issues:
-    """Fit each detector; return their issues concatenated, failures recorded as data."""
+                  timings: dict[str, float] | None = None, reporter: Reporter | None = None) -> Issues:
+    """Fit each detector on ``vectors`` (a :class:`~labelscout.pool.Pool`, or a matrix with
+    ``ids``, ``hashes`` and ``labels`` beside it); return their issues concatenated,
+    failures recorded as data. A detector whose requirements the pool lacks is skipped
+    with the reason."""
+    pool = vectors if isinstance(vectors, Pool) else Pool(vectors, ids, labels, hashes)
+    reporter = reporter if reporter is not None else Reporter()
     parts: list[Issues] = []
     failures: list[dict[str, str]] = []
     # one kNN graph per space for the whole run, wide enough for every detector's k
     knn_cache = KnnCache(k_min=max((d.k for d in detectors.values() if d.shares_knn_graph), default=1))
-    for name, det in detectors.items():
-        if det.requires_hashes and hashes is None:
-            failures.append({"detector": name, "error": "skipped: the embeddings carry no content hashes (precomputed vectors)"})
-            log.warning("%s skipped: the embeddings carry no content hashes", name)
-            continue
-        if det.requires_labels and labels is None:
-            failures.append({"detector": name, "error": "skipped: no labels (use class folders or --labels FILE.csv)"})
-            log.warning("%s skipped: no labels were found", name)
-            continue
-        t0 = time.perf_counter()
-        try:
-            shared = {"knn_cache": knn_cache} if det.shares_knn_graph else {}
-            det.fit(vectors, ids=ids, hashes=hashes, labels=labels, **shared)
-        except Exception as exc:  # noqa: BLE001 - one failing detector must not lose the others' results
-            failures.append({"detector": name, "error": f"{type(exc).__name__}: {exc}"})
-            log.warning("detector %s failed: %s: %s", name, type(exc).__name__, exc)
-            log.debug("detector %s traceback", name, exc_info=True)
-            continue
-        finally:
-            if timings is not None:
-                timings[f"detect_{name}"] = round(time.perf_counter() - t0, 4)
-        parts.append(det.issues_)
+    with reporter.stage("detecting", total=len(detectors)) as stage:
+        for name, det in detectors.items():
+            missing = missing_requirements(det.required(), pool)
+            if missing:
+                why = _SKIP_REASONS.get(missing[0], f"no {missing[0]} ({REQUIREMENTS[missing[0]]})")
+                failures.append({"detector": name, "error": f"skipped: {why}"})
+                log.warning("%s skipped: %s", name, why)
+                stage.advance()
+                continue
+            t0 = time.perf_counter()
+            try:
+                shared = {"knn_cache": knn_cache} if det.shares_knn_graph else {}
+                det.fit(pool, **shared)
+            except Cancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one failing detector must not lose the others' results
+                failures.append({"detector": name, "error": f"{type(exc).__name__}: {exc}"})
+                log.warning("detector %s failed: %s: %s", name, type(exc).__name__, exc)
+                log.debug("detector %s traceback", name, exc_info=True)
+                continue
+            finally:
+                if timings is not None:
+                    timings[f"detect_{name}"] = round(time.perf_counter() - t0, 4)
+                stage.advance()
+            parts.append(det.issues_)
     issues = Issues.concat(parts)
     issues.failures = failures
     return issues
+
+
+#: why a detector was skipped, for the requirements users meet most
+_SKIP_REASONS = {"content_hashes": "the embeddings carry no content hashes (precomputed vectors)",
+                 "labels": "no labels (use class folders or --labels FILE.csv)"}
 
 
 def duplicates_to_drop(issues: Issues, keep: Sequence[str] = ()) -> list[str]:

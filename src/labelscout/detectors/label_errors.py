@@ -33,6 +33,7 @@ import numpy as np
 
 from .._validation import Interval, Options
 from ..pool import Pool
+from ..space.metric import unit_rows
 from ..errors import InputError
 from ..results import Issues
 from ._base import BaseDetector
@@ -40,11 +41,6 @@ from ._base import BaseDetector
 __all__ = ["LabelErrorDetector", "knn_posterior", "logistic_posterior", "confident_learning_flags", "per_class_thresholds"]
 
 log = logging.getLogger(__name__)
-
-
-def _unit(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def knn_posterior(X: np.ndarray, y: np.ndarray, n_classes: int, *, k: int = 20, temperature: float = 0.05,
@@ -216,7 +212,7 @@ class LabelErrorDetector(BaseDetector):
             raise InputError(f"Label errors need at least 3 labeled samples; got {self.labeled_.size}.")
         index = {c: i for i, c in enumerate(self.classes_)}
         y = np.array([index[g] for g in given], dtype=np.int64)
-        Xl = _unit(np.asarray(X[self.labeled_], dtype=np.float32))
+        Xl = unit_rows(np.asarray(X[self.labeled_]))
         n_classes = len(self.classes_)
 
         from ..space.knn import knn_graph

@@ -22,7 +22,8 @@ import numpy as np
 from .._validation import Interval, Options
 from ..pool import Pool
 from ..results import Issues
-from ._base import BaseDetector, unit_rows
+from ..space.metric import unit_rows
+from ._base import BaseDetector
 
 __all__ = ["OutlierDetector", "rank_scores"]
 

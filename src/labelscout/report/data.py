@@ -22,7 +22,7 @@ import numpy as np
 
 from .._progress import progress_bar
 from ..space.knn import knn_graph
-from ..strategies.coreset import prepare_metric
+from ..space.metric import prepare_metric
 from .atlas import Atlas, build_atlas, tile_size_for
 from .cache import ReportCache, digest
 from .geometry import (coverage, histogram, nearest_in, neighbours_of_kept, nn_distance_of, nn_distance_within,
@@ -270,7 +270,7 @@ def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str
         if len(examples[s.get("reason", "?")]) < 5:
             examples[s.get("reason", "?")].append(s)
     space = rec.get("space") or cfg.get("space") or {}
-    space_text = cfg.get("metric") or "l2"
+    space_text = inputs.metric
     if isinstance(space, dict) and space.get("transform"):
         space_text += f" + {space['transform']}"
     elif isinstance(space, str) and space:

@@ -1,7 +1,7 @@
 """The distances that explain a selection, in the space the selection was made in.
 
 All functions take vectors already mapped to the selection's metric (unit-normalised for
-cosine; :func:`labelscout.strategies.coreset.prepare_metric`) and return L2 distances in
+cosine; :func:`labelscout.space.metric.prepare_metric`) and return L2 distances in
 that space, the same numbers the coreset strategy reports as its scores and radius.
 
 * :func:`nearest_in`: each query row's nearest rows of a reference set (exact, faiss flat).

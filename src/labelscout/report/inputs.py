@@ -51,7 +51,9 @@ class RunInputs:
 
     @property
     def metric(self) -> str:
-        return str((self.record.get("config") or {}).get("metric") or "l2")
+        # the geometry the run worked in (the space's), else what the config asked for
+        space = self.record.get("space") if isinstance(self.record.get("space"), dict) else {}
+        return str(space.get("metric") or (self.record.get("config") or {}).get("metric") or "l2")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -118,7 +120,10 @@ def _read_excluded(run_dir: Path, record: dict[str, Any], ids: list[str], notes:
     pos = {sid: i for i, sid in enumerate(ids)}
     path = run_dir / EXCLUDED_FILE
     if not path.is_file():
-        given = (record.get("config") or {}).get("exclude")
+        cfg = record.get("config") or {}
+        if isinstance(cfg.get("exclude"), list):  # a typed config holds the ids themselves
+            return np.unique(np.asarray([pos[s] for s in cfg["exclude"] if s in pos], dtype=np.int64))
+        given = cfg.get("exclude_file") or cfg.get("exclude")
         path = Path(given) if given and not str(given).startswith("<") else None
     n_expected = int((record.get("counts") or {}).get("excluded") or 0)
     if path is None or not path.is_file():

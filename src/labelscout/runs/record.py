@@ -40,8 +40,9 @@ def package_versions() -> dict[str, str]:
 class RunRecord:
     """Accumulates facts about a run; :meth:`write` stores them as run.json atomically."""
 
-    command: str
+    command: str  # the origin the caller passed: a command line, "python api", "service job 42"
     config: dict[str, Any] = field(default_factory=dict)
+    config_type: str | None = None  # "SelectConfig"...: ``config`` replays with that class's from_dict
     seed: int | None = None
     device: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -103,6 +104,7 @@ class RunRecord:
             "command": self.command,
             "started": self.started,
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds") if self.status != "running" else None,
+            "config_type": self.config_type,
             "config": self.config,
             "versions": package_versions(),
             "platform": {"system": platform.platform(), "machine": platform.machine(), "processor": platform.processor()},
@@ -115,9 +117,9 @@ class RunRecord:
             **self.extra,
         }
 
-    def write(self, folder: str | Path) -> Path:
-        path = atomic_write_json(Path(folder) / RUN_FILE, self.to_json())
-        key = str(Path(folder).absolute())
+    def write(self, folder: str | Path, name: str = RUN_FILE) -> Path:
+        path = atomic_write_json(Path(folder) / name, self.to_json())
+        key = str(Path(folder).absolute() / name)
         if self.status == "running":
             _RUNNING[key] = self
         else:
@@ -136,12 +138,12 @@ def mark_running_interrupted(reason: str) -> list[str]:
     a C call); returns the folders written. Best effort: one that fails does not stop the rest.
     """
     done = []
-    for folder, record in list(_RUNNING.items()):
+    for key, record in list(_RUNNING.items()):
         try:
             record.status = "interrupted"
             record.extra.setdefault("error", reason)
-            record.write(folder)
-            done.append(folder)
+            record.write(Path(key).parent, Path(key).name)
+            done.append(str(Path(key).parent))
         except Exception:  # noqa: BLE001 - the process is about to exit; nothing else can be done
             continue
     return done

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from .metric import unit_rows
 
 __all__ = ["Space", "SPACES", "METRIC_SPACES", "transform_space", "fit_space", "resolve_space", "unit_rows",
            "UMAP_MAX_DEFAULT_DIM"]
@@ -114,13 +115,6 @@ def resolve_space(space: str | Space | None, metric: str | None = None) -> Space
             raise ConfigError(f"The 'metric' parameter must be one of {{'cosine', 'l2'}}. Got {metric!r} instead.")
         return Space(METRIC_SPACES[metric])
     return Space(str(space)).validate()
-
-
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Float32 rows scaled to unit length; a zero vector has no direction and stays at the origin."""
-    X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from .. import __version__
 from .._progress import progress_bar
 from .._validation import Instance, Interval, Options, validate_params
 from .._device import resolve_device
-from ..bench.knn import knn_accuracy
+from .knn_probe import knn_accuracy
 from ..errors import ConfigError, InputError
 from ..models.architectures import build_architecture
 from ..models.model_dir import ModelSpec, load_model_dir, save_model_dir

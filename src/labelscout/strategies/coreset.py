@@ -13,19 +13,10 @@ import numpy as np
 
 from .._validation import Instance, Interval, Options
 from ..kernels.farthest_point import BACKENDS, STORAGE, farthest_point_sampling, resolve_backend
+from ..space.metric import prepare_metric
 from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 
 __all__ = ["CoresetSelector", "DiversityScores", "prepare_metric"]
-
-
-def prepare_metric(X: np.ndarray, metric: str) -> np.ndarray:
-    """Float32 copy of X in which L2 distance realises ``metric`` ("l2" or "cosine")."""
-    X = np.asarray(X, dtype=np.float32)
-    if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        # a zero vector has no direction; leave it at the origin rather than divide by 0
-        X = X / np.where(norms > 0, norms, 1.0)
-    return X
 
 
 class CoresetSelector(BaseSelector):

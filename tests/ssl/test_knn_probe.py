@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from labelscout.bench.knn import knn_accuracy, knn_predict
+from labelscout.ssl.knn_probe import knn_accuracy, knn_predict
 from labelscout.errors import ConfigError, InputError
 
 
