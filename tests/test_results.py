@@ -54,3 +54,20 @@ def test_issues_round_trip_and_counts():
 def test_issue_scores_must_lie_in_unit_interval():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         Issues.from_rows("outlier", ["a"], [1.5], [True], [{}])
+
+
+def test_issues_index_like_a_table_and_repr_stays_short():
+    import numpy as np
+
+    from labelscout.results import Issues
+
+    ids = [f"img/{i:05d}.jpg" for i in range(5000)]
+    iss = Issues.from_rows("outlier", ids, np.linspace(0, 1, 5000), [i % 7 == 0 for i in range(5000)], [{}] * 5000)
+    iss.failures = [{"detector": "x", "error": "boom"}]
+    assert iss[3].ids == [ids[3]] and iss[-1].ids == [ids[-1]] and len(iss[:10]) == 10
+    assert iss[[4, 2]].ids == [ids[4], ids[2]] and iss[iss.flag].ids == iss.flagged_ids()
+    assert iss[iss.flag].failures == iss.failures
+    with pytest.raises(IndexError):
+        iss[5000]
+    text = repr(iss)
+    assert text == "Issues(5000 rows; outlier: 715/5000 flagged, 1 detector failure(s))" and len(text) < 100

@@ -327,8 +327,8 @@ def _config_of_run(run: str | Path, cls: type) -> dict[str, Any]:
     from .runs.record import RUN_FILE
 
     path = Path(run)
-    if path.is_dir():
-        path = path / RUN_FILE
+    if path.is_dir():  # inspect keeps its own record beside a selection's
+        path = path / ("inspect.json" if cls is InspectConfig else RUN_FILE)
     if not path.is_file():
         raise InputError(f"{path} does not exist.", hint="Give a run folder (or its run.json) written by labelscout.")
     try:

@@ -120,6 +120,27 @@ class Issues:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __getitem__(self, key: int | slice | Sequence[int] | np.ndarray) -> "Issues":
+        """Rows by position: ``issues[3]``, ``issues[:10]``, ``issues[mask]`` or ``issues[[0, 5]]``
+        (always an :class:`Issues`; ``failures`` are kept)."""
+        if isinstance(key, (int, np.integer)):
+            n = len(self)
+            if not -n <= key < n:
+                raise IndexError(f"issue row {key} out of range for {n} rows")
+            rows = [int(key) % n]
+        elif isinstance(key, slice):
+            rows = list(range(len(self)))[key]
+        else:
+            arr = np.asarray(key)
+            rows = list(np.flatnonzero(arr)) if arr.dtype == bool else [int(i) for i in arr.reshape(-1)]
+        return Issues([self.ids[i] for i in rows], [self.issue[i] for i in rows], self.score[rows], self.flag[rows],
+                      [self.evidence[i] for i in rows], list(self.failures))
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{t}: {c['flagged']}/{c['rows']} flagged" for t, c in self.counts().items())
+        failed = f", {len(self.failures)} detector failure(s)" if self.failures else ""
+        return f"Issues({len(self)} rows" + (f"; {counts}" if counts else "") + failed + ")"
+
     @classmethod
     def from_rows(cls, issue: str, ids: Sequence[str], score: Iterable[float], flag: Iterable[bool], evidence: Sequence[dict]) -> "Issues":
         ids = list(ids)
