@@ -33,13 +33,26 @@ def videos_dir() -> Path:
     return VIDEOS_DIR
 
 
+#: real CIFAR-10 test JPEGs shipped with the repository (30 per class), so the end-to-end
+#: tests run on a fresh clone without ../shared/data
+EXAMPLE_SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cifar10-sample"
+
+
+@pytest.fixture(scope="session")
+def sample_images() -> Path:
+    """A folder of real JPEGs in class folders (at least 20 per class): CIFAR-10's test split
+    when ../shared/data has it, else the sample in examples/."""
+    root = cifar_dir()
+    return root / "test" if root is not None else EXAMPLE_SAMPLE
+
+
 @pytest.fixture
-def cifar_sample(cifar_root, tmp_path) -> Path:
+def cifar_sample(sample_images, tmp_path) -> Path:
     """A small real collection: 20 test JPEGs from each of 3 classes, copied to tmp."""
     dest = tmp_path / "images"
     for cls in ("airplane", "cat", "ship"):
         (dest / cls).mkdir(parents=True)
-        for f in sorted((cifar_root / "test" / cls).iterdir())[:20]:
+        for f in sorted((sample_images / cls).glob("*.jpg"))[:20]:
             shutil.copy2(f, dest / cls / f.name)
     return dest
 

@@ -34,12 +34,12 @@ def test_embeds_every_image_in_sorted_id_order(cifar_sample, small_model_dir):
     assert emb.fingerprint["weights_sha256"] and emb.fingerprint["input_size"] == 32
 
 
-def test_second_run_embeds_nothing_and_ten_new_files_embed_ten(cifar_sample, small_model_dir, cifar_root):
+def test_second_run_embeds_nothing_and_ten_new_files_embed_ten(cifar_sample, small_model_dir, sample_images):
     first = _embedder(small_model_dir).embed(cifar_sample)
     again = _embedder(small_model_dir).embed(cifar_sample)
     assert again.stats["embedded_new"] == 0 and again.stats["from_cache"] == 60
     assert np.array_equal(first.embeddings.vectors, again.embeddings.vectors)
-    new = sorted((cifar_root / "test" / "dog").iterdir())[:10]
+    new = sorted((sample_images / "dog").glob("*.jpg"))[:10]
     (cifar_sample / "dog").mkdir()
     for f in new:
         shutil.copy2(f, cifar_sample / "dog" / f.name)

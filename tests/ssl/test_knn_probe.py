@@ -122,3 +122,22 @@ def test_input_errors_carry_shapes():
     bad[1, 0] = np.nan
     with pytest.raises(InputError, match="NaN"):
         knn_accuracy(x, [0, 1, 0], bad, [0, 1, 0])
+
+
+def test_an_uninformative_embedding_scores_chance_not_zero_on_a_small_holdout():
+    """The 0.0 % that `labelscout train examples/cifar10-sample --epochs 1` reported: with
+    k=200 on a 285-image bank every vote is the bank's majority class, which a holdout
+    makes a class without queries. Capping k at the smallest class fixes the bias."""
+    from labelscout.ssl.knn_probe import bounded_k
+
+    labels = np.repeat(np.arange(10), 30)  # 300 images, 10 classes, as in examples/cifar10-sample
+    emb = np.ones((300, 16))  # a collapsed network after one epoch: every image the same
+    accs = {"k200": [], "bounded": []}
+    for seed in range(40):
+        hold = np.sort(np.random.default_rng(seed).permutation(300)[:15])
+        keep = np.setdiff1d(np.arange(300), hold)
+        for key, k in (("k200", 200), ("bounded", bounded_k(200, labels[keep]))):
+            accs[key].append(knn_accuracy(emb[keep], labels[keep], emb[hold], labels[hold], k=k, temperature=0.1))
+    assert np.mean(accs["k200"]) < 0.05  # the bias: below the 10 % chance level (3.2 % measured)
+    assert 0.07 < np.mean(accs["bounded"]) < 0.16  # about chance (11.3 % measured)
+    assert bounded_k(200, labels) == 30 and bounded_k(5, labels) == 5 and bounded_k(200, [1]) == 1

@@ -17,7 +17,7 @@ import torch
 from .._validation import Interval, Options, check_embeddings, validate_params
 from ..errors import InputError
 
-__all__ = ["knn_predict", "knn_accuracy"]
+__all__ = ["knn_predict", "knn_accuracy", "bounded_k"]
 
 _CONSTRAINTS = {
     "k": [Interval(numbers.Integral, 1, None)],
@@ -110,6 +110,18 @@ def knn_predict(
         votes.scatter_add_(1, codes_t[best_idx], weights.double())  # (b_q, n_classes)
         out[qs : qs + q.shape[0]] = votes.argmax(dim=1).numpy()
     return classes[out]
+
+
+def bounded_k(k: int, train_labels: Any) -> int:
+    """``k`` capped at the smallest class's size in the bank (at least 1).
+
+    With k near the bank size every query's neighbours are most of the bank, so the vote is
+    the bank's majority class whatever the embedding. A held-out query's class has lost that
+    query from the bank, so the majority is a class with *no* queries: on a small bank
+    (300 images, 15 held out, k=200) the monitor then reads 0 %, below chance. Capped at
+    the smallest class, an uninformative embedding scores about chance, as it should."""
+    _, counts = np.unique(np.asarray(train_labels), return_counts=True)
+    return int(max(1, min(int(k), int(counts.min()) if counts.size else 1)))
 
 
 def knn_accuracy(

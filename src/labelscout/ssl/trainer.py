@@ -43,8 +43,9 @@ from .. import __version__
 from .._progress import progress_bar
 from .._validation import Instance, Interval, Options, validate_params
 from .._device import resolve_device
-from .knn_probe import knn_accuracy
+from .knn_probe import bounded_k, knn_accuracy
 from ..errors import ConfigError, InputError
+from ..reporting import Reporter
 from ..models.architectures import build_architecture
 from ..models.model_dir import ModelSpec, load_model_dir, save_model_dir
 from ..runs.atomic import atomic_path, atomic_write_json
@@ -204,7 +205,7 @@ class SSLTrainer:
     name : model name written to model.json (default built from the configuration).
     resume : continue from ``out_dir``'s checkpoint when there is one (refused if it was
         written with other parameters); False starts over.
-    max_images : train on only the first N images (quick trials).
+    progress : a :class:`~labelscout.reporting.Reporter` (progress, cancellation), or show bars (True / False; None: unless --quiet / LABELSCOUT_PROGRESS=0).
     progress : show progress bars (None: unless --quiet / LABELSCOUT_PROGRESS=0).
 
     Attributes set by :meth:`fit`: ``model_dir_``, ``history_`` (one dict per epoch),
@@ -241,7 +242,7 @@ class SSLTrainer:
         "name": [Instance(str), None],
         "resume": [Instance(bool)],
         "max_images": [Interval(numbers.Integral, 1, None), None],
-        "progress": [Instance(bool), None],
+        "progress": [Instance(bool, Reporter), None],  # a reporter carries progress and cancellation
     }
 
     def __init__(
@@ -575,7 +576,7 @@ class SSLTrainer:
             hold, keep = np.sort(perm[:n_hold]), np.sort(perm[n_hold:])
             return full.subset(keep), full.subset(hold), {
                 "kind": "holdout", "fraction": self.holdout, "queries": int(n_hold), "bank": int(len(keep)),
-                "k": self.knn_k, "temperature": self.knn_temperature, "metric": "cosine"}
+                "k": bounded_k(self.knn_k, full.subset(keep).labels), "temperature": self.knn_temperature, "metric": "cosine"}
         if full.labels is None:
             raise InputError(
                 f"--monitor {self.monitor} needs labels for the training images too (class folders), and the training data has none.",
@@ -586,7 +587,7 @@ class SSLTrainer:
             raise InputError(f"The monitor folder {self.monitor} has no class folders, so its images have no labels.",
                              hint="Point --monitor at a folder of class subfolders (like the training data).")
         return full, queries, {"kind": "folder", "path": str(self.monitor), "queries": len(queries), "bank": len(full),
-                               "skipped": len(queries.skipped), "k": self.knn_k, "temperature": self.knn_temperature,
+                               "skipped": len(queries.skipped), "k": bounded_k(self.knn_k, full.labels), "temperature": self.knn_temperature,
                                "metric": "cosine"}
 
     @torch.inference_mode()
@@ -607,7 +608,8 @@ class SSLTrainer:
     def _monitor_knn(self, net, train: ImageData, queries: ImageData, mean, std, device, autocast_dtype) -> float:
         bank = self._embed(net, train.images, mean, std, device, autocast_dtype)
         q = self._embed(net, queries.images, mean, std, device, autocast_dtype)
-        return knn_accuracy(bank.numpy(), train.labels, q.numpy(), queries.labels, k=self.knn_k, temperature=self.knn_temperature)
+        return knn_accuracy(bank.numpy(), train.labels, q.numpy(), queries.labels, k=bounded_k(self.knn_k, train.labels),
+                            temperature=self.knn_temperature)
 
     def _export_network(self, method: nn.Module, train: ImageData, mean, std, device, autocast_dtype) -> tuple[nn.Module, dict[str, Any]]:
         backbone = copy.deepcopy(method.backbone).float().to("cpu", memory_format=torch.contiguous_format).eval()
