@@ -20,10 +20,10 @@ from .errors import ConfigError
 from .pool import Pool
 from .reporting import Reporter, as_reporter
 from .results import Issues, Selection
-from .runs.atomic import atomic_write_text
+from .runs.outputs import write_issues
 from .runs.context import RunContext
 from .runs.ids import read_id_file
-from .runs.record import RunRecord
+from .runs.record import INSPECT_FILE, RunRecord
 from .sources.video import DEFAULT_FPS
 from . import pipeline
 
@@ -188,9 +188,6 @@ def inspect(
     return run_inspect(config, out=out, reporter=_reporter(reporter, progress), origin=origin, pool=in_memory)
 
 
-INSPECT_FILE = "inspect.json"
-
-
 def run_inspect(config: InspectConfig | dict, *, out: str | Path | None = None, reporter: Reporter | None = None,
                 origin: str | None = None, pool: EmbeddingSet | None = None) -> InspectResult:
     """The inspect job for a config (see :func:`inspect`); ``pool``: vectors in memory
@@ -208,7 +205,7 @@ def run_inspect(config: InspectConfig | dict, *, out: str | Path | None = None, 
         issues = pipeline.detect(ctx, dets, Pool.from_embeddings(emb, labels=labels))
         if ctx.out is not None:
             with ctx.stage("write"):
-                atomic_write_text(ctx.out / "issues.csv", issues.to_csv())
+                write_issues(ctx.out, issues)
         record = ctx.record
         record.counts.update({"pool": len(emb), "skipped": len(loaded.skipped), "issue_rows": len(issues),
                               **{f"{t}_flagged": c["flagged"] for t, c in issues.counts().items()}})

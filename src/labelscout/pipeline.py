@@ -28,7 +28,7 @@ from .runs.atomic import atomic_write_text
 from .runs.context import RunContext
 from .runs.ids import format_id_lines
 from .runs.frames import frame_files, write_selected_frames
-from .runs.outputs import place_selected_files, write_selection
+from .runs.outputs import place_selected_files, write_issues, write_selection
 from .sources.collection import Collection, collect
 from .sources.labels import resolve_labels
 from .sources.precomputed import load_precomputed
@@ -221,7 +221,7 @@ def write_selection_outputs(ctx: RunContext, selection: Selection, loaded: Loade
     with ctx.stage("write"):
         write_selection(out, selection)
         if issues is not None:
-            atomic_write_text(out / "issues.csv", issues.to_csv())
+            write_issues(out, issues)
         if exclude_ids:  # the report counts them as covered
             atomic_write_text(out / "excluded.txt", format_id_lines(exclude_ids))
         if place and root is not None:

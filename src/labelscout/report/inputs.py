@@ -19,7 +19,7 @@ import numpy as np
 from ..embed.store import SIDECAR_FILE, EmbeddingSet
 from ..errors import InputError
 from ..results import Issues, Selection
-from ..runs.record import RUN_FILE
+from ..runs.record import INSPECT_FILE, RUN_FILE
 from ..sources.labels import labels_from_csv, labels_from_folders
 
 __all__ = ["RunInputs", "read_run", "EXCLUDED_FILE"]
@@ -105,6 +105,9 @@ def _read_selection(run_dir: Path, ids: list[str]) -> Selection:
 
         chosen = parse_id_lines(read_text_lenient(txt_path))
         sel = Selection(chosen, np.full(len(chosen), -1), np.full(len(chosen), np.nan), [""] * len(chosen))
+    elif not (run_dir / RUN_FILE).is_file() and (run_dir / INSPECT_FILE).is_file():
+        # an inspect-only run: nothing was selected; the page shows the map coloured by issue
+        sel = Selection([], np.empty(0, np.int64), np.empty(0), [])
     else:
         raise InputError(f"{run_dir} has no selection.csv or selection.txt.",
                          hint="Run `labelscout select ... --out DIR` first; the report explains a selection.")
@@ -165,9 +168,15 @@ def read_run(run_dir: str | Path, root: str | Path | None = None) -> RunInputs:
     if not run_dir.is_dir():
         raise InputError(f"{run_dir} is not a folder.", hint="Give the --out folder of a labelscout select run.")
     run_file = run_dir / RUN_FILE
+    if not run_file.is_file():  # an inspect-only run keeps its record in inspect.json
+        run_file = run_dir / INSPECT_FILE
     if not run_file.is_file():
-        raise InputError(f"{run_dir} has no {RUN_FILE}.", hint="Give the --out folder of a labelscout select run.")
+        raise InputError(f"{run_dir} has no {RUN_FILE} (or {INSPECT_FILE}).",
+                         hint="Give the --out folder of a labelscout select or inspect run.")
     record = _read_json(run_file)
+    inspected = run_dir / INSPECT_FILE
+    if run_file.name == RUN_FILE and inspected.is_file():  # select and inspect in one folder: both show
+        record = {**record, "inspect": _read_json(inspected)}
     notes: list[str] = []
     if record.get("status") != "finished":
         notes.append(f"run.json says the run is {record.get('status')!r}, not finished: the page may be incomplete.")

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ConfigError
-from ..results import Selection
+from ..results import Issues, Selection
 from ..sources.scan import RUN_MARKER
 from .atomic import atomic_path, atomic_write_text
 
-__all__ = ["check_run_folder", "prepare_run_folder", "write_selection", "place_selected_files"]
+__all__ = ["check_run_folder", "prepare_run_folder", "write_selection", "write_issues", "place_selected_files",
+           "ISSUES_FILE"]
+
+ISSUES_FILE = "issues.csv"
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,26 @@ def prepare_run_folder(out: str | Path, inputs: Iterable[str | Path | None] = ()
     if not marker.exists():
         marker.write_text("This folder holds a labelscout run; scans skip it.\n")
     return out
+
+
+def write_issues(out: Path, issues: Issues) -> Issues:
+    """Write ``out/issues.csv`` so that runs in one folder compose: rows of the issue types
+    ``issues`` holds replace those already there; other types (e.g. outliers from an
+    ``inspect`` beside a ``select --dedupe``) are kept. Returns the table written."""
+    path = out / ISSUES_FILE
+    kept = Issues()
+    if path.is_file():
+        try:
+            old = Issues.from_csv(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError) as exc:  # unreadable: replaced whole, and said so
+            log.warning("%s could not be read (%s); it is replaced.", path, exc)
+        else:
+            mine = set(issues.issue)
+            kept = old[[i for i, t in enumerate(old.issue) if t not in mine]]
+    table = Issues.concat([kept, issues])
+    table.failures = list(issues.failures)
+    atomic_write_text(path, table.to_csv())
+    return table
 
 
 def write_selection(out: Path, selection: Selection) -> None:

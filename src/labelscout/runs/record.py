@@ -13,9 +13,11 @@ from typing import Any, Iterator
 from .. import __version__
 from .atomic import atomic_write_json
 
-__all__ = ["RunRecord", "package_versions", "RUN_FILE", "mark_running_interrupted"]
+__all__ = ["RunRecord", "package_versions", "RUN_FILE", "INSPECT_FILE", "mark_running_interrupted"]
 
 RUN_FILE = "run.json"
+#: the record of an inspect run (beside a selection's run.json, never over it)
+INSPECT_FILE = "inspect.json"
 
 #: distribution names recorded in run.json
 _PACKAGES = ("numpy", "torch", "torchvision", "pillow", "av", "faiss-cpu", "scikit-learn", "umap-learn", "numba", "scipy",
