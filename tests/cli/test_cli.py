@@ -33,6 +33,7 @@ def test_every_command_has_help(name, capsys):
     assert group.commands[name].help, f"command {name} has no help text"
     code, out, _ = run_cli([name, "--help"], capsys)
     assert code == 0 and "Usage" in out
+    assert 80 < max(len(line) for line in out.splitlines()) <= 120  # not squeezed into 80 columns when piped
     for param in group.commands[name].params:
         if type(param).__name__ in ("Option", "TyperOption") and not getattr(param, "hidden", False):
             assert param.help, f"option {param.opts} of {name} has no help"
@@ -87,3 +88,17 @@ def test_usage_error_exit_code(capsys):
 def test_console_script_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "labelscout", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("labelscout ")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["select", "--help"], ["train", "--help"]])
+def test_help_loads_no_heavy_library(args):
+    """`labelscout --help` took 9 s importing torch, UMAP and numba; they load where used."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom labelscout.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'umap', 'numba', 'faiss', 'sklearn', 'av', 'PIL') if m in sys.modules))" % args)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
 
 import typer
+from typer import rich_utils
 
 from .. import __version__
 from .._progress import set_default_progress
@@ -27,6 +30,11 @@ def origin() -> str:
 
 
 state = _State()
+
+# rich draws help at 80 columns when output is not a terminal (piped into less, a file,
+# CI logs), which squeezes the option help into a narrow column; give it room there.
+if rich_utils.MAX_WIDTH is None and "COLUMNS" not in os.environ and not sys.stdout.isatty():
+    rich_utils.MAX_WIDTH = 120
 
 app = typer.Typer(
     name="labelscout",
