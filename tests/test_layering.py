@@ -3,9 +3,9 @@ jobs -> interfaces. This test reads every import in src/labelscout (function-lev
 too) and fails on an edge that runs back up the pipeline.
 
 Shared helpers and plain data sit below every stage (errors, validation, the Pool, the
-result tables, the reporter, atomic writes, id files, the run record, and the
+result tables, the reporter, atomic writes, the run record, and the
 EmbeddingSet container, the contract between the embedding stage and everything after).
-Within a layer, packages may use each other (the embedding stage trains, loads and runs
+The review app is an interface (a web app that runs a job's stages), like the CLI. Within a layer, packages may use each other (the embedding stage trains, loads and runs
 models); an edge to a higher layer is the error.
 """
 from __future__ import annotations
@@ -21,16 +21,18 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "labelscout"
 LAYERS = {
     "labelscout": 0,  # the package itself: __version__ and lazy re-exports only
     "labelscout.errors": 0, "labelscout._validation": 0, "labelscout._device": 0, "labelscout._memory": 0,
-    "labelscout._progress": 0, "labelscout.reporting": 0, "labelscout.pool": 0, "labelscout.results": 0,
-    "labelscout._estimator": 0, "labelscout.runs.atomic": 0, "labelscout.runs.ids": 0, "labelscout.runs.record": 0,
+    "labelscout._progress": 0, "labelscout.reporting": 0, "labelscout.pool": 0,
+    "labelscout._estimator": 0, "labelscout.runs.atomic": 0, "labelscout.runs.record": 0,
+    # id files are read with the scanner's file checks, and the result tables write ids with them
+    "labelscout.runs.ids": 1, "labelscout.results": 1,
     "labelscout.embed.store": 0,
     "labelscout.sources": 1,
     "labelscout.models": 2, "labelscout.embed": 2, "labelscout.ssl": 2,
     "labelscout.space": 3, "labelscout.kernels": 3,
     "labelscout.strategies": 4, "labelscout.detectors": 4,
-    "labelscout.runs": 5, "labelscout.report": 5, "labelscout.review": 5,
+    "labelscout.runs": 5, "labelscout.report": 5,
     "labelscout.config": 6, "labelscout.pipeline": 6, "labelscout.api": 6, "labelscout.bench": 6,
-    "labelscout.cli": 7, "labelscout.service": 7, "labelscout.__main__": 7,
+    "labelscout.cli": 7, "labelscout.service": 7, "labelscout.review": 7, "labelscout.__main__": 7,
 }
 NAMES = {0: "shared helpers", 1: "sources", 2: "embeddings", 3: "space", 4: "strategies / detectors",
          5: "outputs", 6: "jobs", 7: "interfaces"}

@@ -33,7 +33,7 @@ from .sources.collection import Collection, collect
 from .sources.labels import resolve_labels
 from .sources.precomputed import load_precomputed
 
-__all__ = ["LoadedPool", "OpenedSource", "open_source", "embed_source", "load_pool", "check_model_inputs", "model_inputs", "space_of_pool", "pool_labels", "resolve_excluded",
+__all__ = ["LoadedPool", "OpenedSource", "open_source", "embed_source", "load_pool", "check_model_inputs", "model_inputs", "load_embeddings", "space_of_pool", "pool_labels", "resolve_excluded",
            "detect", "dedupe", "select_from_pool", "write_selection_outputs", "report_of_run"]
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def load_pool(ctx: RunContext, opened: OpenedSource, model: ModelConfig, video: 
             ctx.record.extra["embedding"] = opened.info
         loaded = LoadedPool(opened.value)
     if len(loaded.embeddings) == 0:
-        raise InputError(f"No usable samples in {ctx.config.source}: all {len(loaded.skipped)} files were skipped.",
+        raise InputError(f"No usable samples in {getattr(ctx.config, 'source', None) or 'the input'}: all {len(loaded.skipped)} files were skipped.",
                          hint="See the skipped list in run.json for each file's reason.")
     if ctx.out is not None and opened.keep_copy:
         loaded.embeddings.save(ctx.out / "embeddings")
@@ -312,16 +312,34 @@ def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *,
     return out
 
 
-class _Sub:
-    """A stand-in context for embedding a side input (the validation folder): same
-    reporter, its own scratch record, so the pool's counts stay the pool's."""
+class _RecordOnly:
+    """A stand-in context for a stage run outside a job's folder: a reporter and a record
+    to fill, nothing written (a side input such as the validation folder, or a caller such
+    as the review app that keeps its own record)."""
 
-    def __init__(self, ctx: RunContext):
+    def __init__(self, reporter: Any = None, record: Any = None):
+        from .reporting import Reporter
         from .runs.record import RunRecord
 
-        self.reporter, self.record, self.out = ctx.reporter, RunRecord(command=""), None
+        self.reporter = reporter if reporter is not None else Reporter()
+        self.record = record if record is not None else RunRecord(command="")
+        self.out = None
+        self.config = None
 
     def stage(self, name: str) -> Any:
-        import contextlib
+        return self.record.timer(name)
 
-        return contextlib.nullcontext()
+
+def _Sub(ctx: RunContext) -> _RecordOnly:
+    """Same reporter, a scratch record: the pool's counts stay the pool's."""
+    return _RecordOnly(ctx.reporter)
+
+
+def load_embeddings(source: Any = None, *, embeddings: str | Path | None = None, ids: str | Path | None = None,
+                    model: ModelConfig | None = None, video: VideoConfig | None = None, record: Any = None,
+                    reporter: Any = None) -> LoadedPool:
+    """The pool's vectors outside a job (no run folder): :func:`open_source` then
+    :func:`load_pool`, recording into ``record``."""
+    opened = open_source(source, embeddings=str(embeddings) if embeddings is not None else None,
+                         ids=str(ids) if ids is not None else None)
+    return load_pool(_RecordOnly(reporter, record), opened, model or ModelConfig(), video or VideoConfig())  # type: ignore[arg-type]

@@ -193,13 +193,19 @@ class ReviewSession:
 
 def _pool(images: Path, embeddings: str | Path | None, ids: str | Path | None, record: RunRecord,
           embed_kwargs: dict[str, Any]):
-    """The embeddings of the collection, through the API's pool loader: computed from the
-    images (cached by content), a saved embeddings folder, or a precomputed file."""
-    from ..api import _load_pool
+    """The embeddings of the collection, through the pipeline's pool loader: computed from
+    the images (cached by content), a saved embeddings folder, or a precomputed file."""
+    from ..config import ModelConfig
+    from ..pipeline import load_embeddings
 
-    emb, skipped, _root = _load_pool(images if embeddings is None else None, record, None, embed_kwargs,
-                                     embeddings=embeddings, ids=ids)
-    return emb, skipped
+    kw = dict(embed_kwargs)
+    progress = kw.pop("progress", None)
+    model = ModelConfig(**{k: (str(v) if k in ("weights", "cache_dir") and v is not None else v) for k, v in kw.items()}).validate()
+    from ..reporting import as_reporter
+
+    loaded = load_embeddings(images if embeddings is None else None, embeddings=embeddings, ids=ids, model=model,
+                             record=record, reporter=as_reporter(progress))
+    return loaded.embeddings, loaded.skipped
 
 
 def open_review(
