@@ -35,6 +35,7 @@ class Case:
     args: Callable[["Env"], list]  # command line after the program name
     code: int = 0
     says: tuple[str, ...] = ()  # words the output (stdout + stderr) must contain
+    not_says: tuple[str, ...] = ()  # words it must not contain
     reasons: dict[str, str] = field(default_factory=dict)  # sample id -> reason in run.json "skipped"
     pool: int | None = None  # samples the finished run used (None: not checked)
     check: Callable[[Path, "Env"], None] | None = None  # further checks on the run folder
@@ -56,9 +57,9 @@ class Env:
     good_ids: list[str]
     clip: Path  # a small real video (4 scenes x 10 frames)
 
-    def select(self, *extra, n: str = "5", out: Path | None = None) -> list:
+    def select(self, *extra, n: str = "5", out: Path | None = None, report: bool = False) -> list:
         return ["select", self.data, "-n", n, "--out", out or self.out, "--model", self.model, "--cache-dir", self.cache,
-                "--workers", "0", "--no-report", *extra]
+                "--workers", "0", "--report" if report else "--no-report", *extra]
 
     def select_emb(self, *extra, n: str = "5", npy: Path | None = None, ids: Path | None = None,
                    out: Path | None = None) -> list:

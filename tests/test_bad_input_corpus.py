@@ -100,6 +100,11 @@ def _check_embedding(**expected):
     return check
 
 
+def _report_written(out: Path, env: Env) -> None:
+    assert "report_error" not in json.loads((out / "run.json").read_text())
+    assert "caf\\udce9.jpg" in (out / "report.html").read_text(encoding="utf-8")  # the byte shown escaped
+
+
 def _no_out(out: Path, env: Env) -> None:
     assert not (env.data / ".labelscout-run").exists()
 
@@ -147,6 +152,8 @@ CASES = [
       check=_check_lines(LATIN1_NAME)),
     C("non_utf8_name_inspect", B.write_name(b"caf\xe9.jpg", B._jpeg(4)), lambda e: e.inspect(), pool=N_GOOD + 1,
       check=_check_issues_csv(LATIN1_NAME)),
+    C("odd_names_in_the_report", B.combined(B.write_name(b"caf\xe9.jpg", B._jpeg(4)), B.write_name(b"new\nline.jpg", B._jpeg(3))),
+      lambda e: e.select(n="100%", report=True), pool=N_GOOD + 2, says=("Report ->",), check=_report_written),
     C("hash_and_space_names", B.combined(B.write("#1.jpg", B._jpeg(5)), B.write(" lead.jpg", B._jpeg(6))),
       lambda e: e.select(n="100%"), pool=N_GOOD + 2, check=_check_lines("#1.jpg")),
     C("old_run_folder_inside", B.combined(B.write("old/.labelscout-run", b"x"), B.write("old/selected/a.jpg", B._jpeg(8))),
@@ -167,7 +174,7 @@ CASES = [
     C("audio_only_mp4", B.audio_only_file, lambda e: e.select(), reasons={"audio.mp4": "no_video_stream"}, pool=N_GOOD),
     C("fifo_named_mp4", B.fifo("live.mp4"), lambda e: e.select(), reasons={"live.mp4": "not_a_regular_file"}, pool=N_GOOD),
     C("truncated_video_partly_used", B.truncated_clip, lambda e: e.select(), reasons={"cut.mp4": "truncated"},
-      says=("1 damaged video(s) whose good frames are used",)),
+      says=("1 damaged video(s) whose good frames are used",), not_says=("unreadable",)),
     # -- precomputed embeddings ----------------------------------------------------------------
     *[C(f"npy_{kind}", B.npy_variant(kind), (lambda e: e.select_emb(npy=e.data.parent / "emb.npy",
                                                                       ids=e.data.parent / "emb.ids.txt")),
@@ -276,6 +283,8 @@ def test_bad_input(case: Case, corpus_base, small_model_dir, tmp_path, capsys):
     assert code == case.code, said
     for words in case.says:
         assert words in said, f"{words!r} not in: {said}"
+    for words in case.not_says:
+        assert words not in said, f"{words!r} in: {said}"
     if case.code:
         assert "internal error" not in said and "Traceback" not in said
         if code == 1:
