@@ -172,6 +172,7 @@ def embed(
                                  "fingerprint": result.embeddings.fingerprint, "dim": result.embeddings.dim}
     if result.collection is not None:
         record.extra["collection"] = {"root": str(result.collection.root), **result.collection.summary()}
+    result.notes = record.input_notes()  # what the summary line says about skipped / left-out input
     if out is not None:
         result.embeddings.save(out / "embeddings")
         if own_record:
