@@ -35,6 +35,7 @@ class Case:
     args: Callable[["Env"], list]  # command line after the program name
     code: int = 0
     says: tuple[str, ...] = ()  # words the output (stdout + stderr) must contain
+    not_says: tuple[str, ...] = ()  # words it must not contain
     reasons: dict[str, str] = field(default_factory=dict)  # sample id -> reason in run.json "skipped"
     pool: int | None = None  # samples the finished run used (None: not checked)
     check: Callable[[Path, "Env"], None] | None = None  # further checks on the run folder
@@ -56,9 +57,9 @@ class Env:
     good_ids: list[str]
     clip: Path  # a small real video (4 scenes x 10 frames)
 
-    def select(self, *extra, n: str = "5", out: Path | None = None) -> list:
+    def select(self, *extra, n: str = "5", out: Path | None = None, report: bool = False) -> list:
         return ["select", self.data, "-n", n, "--out", out or self.out, "--model", self.model, "--cache-dir", self.cache,
-                "--workers", "0", "--no-report", *extra]
+                "--workers", "0", "--report" if report else "--no-report", *extra]
 
     def select_emb(self, *extra, n: str = "5", npy: Path | None = None, ids: Path | None = None,
                    out: Path | None = None) -> list:
@@ -270,4 +271,43 @@ def labels_csv(kind: str) -> Callable[[Path, Env], None]:
 def id_file(name: str, ids: Callable[[Env], list[str]]) -> Callable[[Path, Env], None]:
     def make(root: Path, env: Env) -> None:
         (root.parent / name).write_text("".join(i + "\n" for i in ids(env)))
+    return make
+
+
+def preds_variant(kind: str) -> Callable[[Path, Env], None]:
+    """Writes input/preds.csv (or .npy + ids) of class probabilities for the good images."""
+    def make(root: Path, env: Env) -> None:
+        rng = np.random.default_rng(0)
+        classes = sorted({i.split("/")[0] for i in env.good_ids})
+        P = rng.dirichlet(np.ones(len(classes)), size=len(env.good_ids))
+        ids = list(env.good_ids)
+        target = root.parent / "preds.csv"
+        if kind in ("npy_empty", "npy_text"):
+            p = root.parent / "preds.npy"
+            p.write_bytes(b"" if kind == "npy_empty" else b"0.5,0.5\n0.1,0.9\n")
+            (root.parent / "preds.ids.txt").write_text("".join(i + "\n" for i in ids))
+            return
+        if kind == "folder":
+            target.mkdir()
+            return
+        if kind == "binary":
+            target.write_bytes(b"\x00\xff" * 100)
+            return
+        cells = [[repr(float(v)) for v in row] for row in P]
+        if kind == "nan":
+            cells[3][1] = "nan"
+        elif kind == "not_normalised":
+            cells[4] = ["0.9"] * len(classes)
+        elif kind == "negative":
+            cells[2][0] = "-0.2"
+        elif kind == "non_numeric":
+            cells[6][2] = "high"
+        elif kind == "unknown_ids":
+            ids = [f"elsewhere/{k}.jpg" for k in range(len(ids))]
+        elif kind == "dup_ids":
+            ids[5] = ids[4]
+        text = "id," + ",".join(classes) + "\n" + "".join(f"{i}," + ",".join(c) + "\n" for i, c in zip(ids, cells))
+        if kind == "one_class":
+            text = "id,p\n" + "".join(f"{i},1.0\n" for i in ids)
+        target.write_text(text)
     return make

@@ -143,6 +143,7 @@ def run_embed(config: EmbedConfig | dict, *, out: str | Path | None = None, repo
     opened = pipeline.open_source(cfg.source)
     with RunContext(cfg, origin=origin or API_ORIGIN, out=out, reporter=reporter, inputs=[cfg.source]) as ctx:
         result = pipeline.embed_source(ctx, opened.value, cfg.model, cfg.video)
+        result.notes = ctx.record.input_notes()  # what the summary line says about skipped / left-out input
         if ctx.out is not None:
             result.embeddings.save(ctx.out / "embeddings")
     return result

@@ -81,7 +81,9 @@ def test_bad_videos_are_reported_and_the_run_goes_on(drives, small_model_dir, tm
     out = tmp_path / "run"
     run_cli("select", str(drives), "-n", "5", "--fps", "2", "--model", str(small_model_dir), "--out", str(out))
     line = capsys.readouterr().out
-    assert "skipped 3" in line and "truncated" in line and "no_video_stream" in line and "empty_file" in line
+    # the truncated video's good frames are used: it is a damaged video, not an unreadable one
+    assert "skipped 2 unreadable (1 empty_file, 1 no_video_stream)" in line
+    assert "1 damaged video(s) whose good frames are used" in line
     record = json.loads((out / "run.json").read_text())
     skipped = {s["id"]: s for s in record["skipped"]}
     assert skipped["dashcam_audio.mp4"]["reason"] == "no_video_stream"

@@ -26,7 +26,7 @@ for _name in _COMMAND_MODULES:
 
 
 #: how long an interrupted run may take to unwind before the process ends anyway
-INTERRUPT_GRACE_S = 0.8
+INTERRUPT_GRACE_S = 0.5
 
 
 def _watch_interrupts() -> None:

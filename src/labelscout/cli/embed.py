@@ -37,5 +37,5 @@ def embed_command(
     line = (f"Embedded {s['samples']} samples ({s['embedded_new']} new, {s['from_cache']} from cache"
             + (f", {s['skipped']} skipped" if s["skipped"] else "")
             + (f"; videos: {s['videos_decoded']} decoded, {s['videos_from_cache']} from cache" if s.get("videos_found") else "")
-            + f") -> {Path(out) / 'embeddings'}")
+            + ")" + "".join(f"; {note}" for note in result.notes) + f" -> {Path(out) / 'embeddings'}")
     echo_result(line)

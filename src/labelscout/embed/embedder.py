@@ -44,6 +44,7 @@ class EmbedResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     collection: Collection | None = None
+    notes: list[str] = field(default_factory=list)  # the run's input notes (see RunRecord.input_notes)
 
 
 class _ImageFiles(Dataset):

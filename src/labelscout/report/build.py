@@ -22,4 +22,7 @@ def build_report(run_dir: str | Path, **options: Any) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, **options: Any) -> Path:
     """Write the report to ``out`` (default ``RUN_DIR/report.html``) and return its path."""
-    return atomic_write_text(Path(out) if out is not None else Path(run_dir) / REPORT_FILE, build_report(run_dir, **options))
+    # a file name that is not UTF-8 is shown with its bytes escaped (caf\udce9.jpg); the
+    # exact ids are in selection.txt / selection.csv
+    return atomic_write_text(Path(out) if out is not None else Path(run_dir) / REPORT_FILE, build_report(run_dir, **options),
+                             errors="backslashreplace")

@@ -32,10 +32,10 @@ def digest(*parts: Any) -> str:
             h.update(np.ascontiguousarray(p).tobytes())
         elif isinstance(p, (list, tuple)):
             for item in p:
-                h.update(str(item).encode())
+                h.update(str(item).encode("utf-8", "surrogateescape"))  # ids may hold non-UTF-8 name bytes
                 h.update(b"\0")
         else:
-            h.update(str(p).encode())
+            h.update(str(p).encode("utf-8", "surrogateescape"))
         h.update(b"\1")
     return h.hexdigest()[:32]
 

@@ -50,8 +50,11 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> Path:
     return Path(target)
 
 
-def atomic_write_text(target: str | Path, text: str) -> Path:
-    return atomic_write_bytes(target, text.encode("utf-8"))
+def atomic_write_text(target: str | Path, text: str, errors: str = "strict") -> Path:
+    """Write ``text`` as UTF-8. ``errors="strict"`` (the default) refuses a lone surrogate
+    (a file-name byte that is not UTF-8): files that hold ids must escape them first
+    (:mod:`labelscout.runs.ids`); a document for people may pass "backslashreplace"."""
+    return atomic_write_bytes(target, text.encode("utf-8", errors=errors))
 
 
 def _json_default(obj: Any) -> Any:

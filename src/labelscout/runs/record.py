@@ -3,6 +3,7 @@ skipped samples with reasons), written next to its outputs."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import datetime as _dt
 import platform
 import time
@@ -24,7 +25,17 @@ _PACKAGES = ("numpy", "torch", "torchvision", "pillow", "av", "faiss-cpu", "scik
              "safetensors", "timm")
 
 
+@functools.lru_cache(maxsize=1)  # fixed for the process; run.json is written several times per run
+def _versions() -> tuple[tuple[str, str], ...]:
+    return tuple(_read_versions().items())
+
+
 def package_versions() -> dict[str, str]:
+    """Versions of labelscout's dependencies (read once per process)."""
+    return dict(_versions())
+
+
+def _read_versions() -> dict[str, str]:
     """Versions of labelscout's dependencies, read from package metadata (no imports, so
     recording them costs milliseconds rather than importing umap, faiss and numba)."""
     from importlib.metadata import PackageNotFoundError, version

@@ -87,7 +87,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _HINT_NPY = "Save the array with numpy.save(path, X) (X of shape (n_samples, n_features), float32), or give a CSV."
 
 
-def _load_npy(path: Path, mmap: bool) -> np.ndarray:
+def _load_npy(path: Path, mmap: bool, what: str = "Embeddings file") -> np.ndarray:
     """``np.load`` with every way a file can fail to be an .npy array named for what it is
     (numpy's own messages say "pickled data" for a text file, and an empty file raised an
     EOFError that the command line printed as "Aborted.")."""
@@ -97,12 +97,12 @@ def _load_npy(path: Path, mmap: bool) -> np.ndarray:
         with open_regular(path) as fh:
             head = fh.read(16)
     except OSError as exc:
-        raise InputError(f"Embeddings file {path} cannot be read ({exc}).", hint="Check the path and its permissions.") from exc
+        raise InputError(f"{what} {path} cannot be read ({exc}).", hint="Check the path and its permissions.") from exc
     if not head:
-        raise InputError(f"Embeddings file {path} is empty (0 bytes).", hint=_HINT_NPY)
+        raise InputError(f"{what} {path} is empty (0 bytes).", hint=_HINT_NPY)
     if not head.startswith(_NPY_MAGIC):
         looks = "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "binary data of another format"
-        raise InputError(f"Embeddings file {path} is not a NumPy .npy file: it does not start with the .npy magic bytes "
+        raise InputError(f"{what} {path} is not a NumPy .npy file: it does not start with the .npy magic bytes "
                          f"(it looks like {looks}).", hint=_HINT_NPY + (" A text table needs the .csv suffix." if looks == "text" else ""))
     try:
         with open_regular(path) as fh:  # the header says how many bytes the data takes
@@ -114,19 +114,19 @@ def _load_npy(path: Path, mmap: bool) -> np.ndarray:
         if not dtype.hasobject:
             need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             if size - data_start < need:
-                raise InputError(f"Embeddings file {path} is truncated: its header promises {shape} {dtype} values "
+                raise InputError(f"{what} {path} is truncated: its header promises {shape} {dtype} values "
                                  f"({need} bytes) but the file holds {size - data_start}.",
                                  hint="Re-copy the file, or save the array again.")
     except (ValueError, EOFError, OSError) as exc:
-        raise InputError(f"Embeddings file {path} has a damaged .npy header ({exc}).", hint=_HINT_NPY) from exc
+        raise InputError(f"{what} {path} has a damaged .npy header ({exc}).", hint=_HINT_NPY) from exc
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-            raise InputError(f"Embeddings file {path} holds an object (pickled) array, not numbers.", hint=_HINT_NPY) from exc
-        raise InputError(f"Embeddings file {path} cannot be read as a numeric .npy array ({exc}).", hint=_HINT_NPY) from exc
+            raise InputError(f"{what} {path} holds an object (pickled) array, not numbers.", hint=_HINT_NPY) from exc
+        raise InputError(f"{what} {path} cannot be read as a numeric .npy array ({exc}).", hint=_HINT_NPY) from exc
     except (EOFError, OSError) as exc:  # a header that promises more data than the file holds
-        raise InputError(f"Embeddings file {path} is truncated: its header promises more data than the file holds ({exc}).",
+        raise InputError(f"{what} {path} is truncated: its header promises more data than the file holds ({exc}).",
                          hint="Re-copy the file, or save the array again.") from exc
 def _from_npy(path: Path, ids: str | Path | None, mmap: bool):
     vectors = _load_npy(path, mmap)

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError
-from .precomputed import ID_COLUMNS, TABLE_SUFFIXES, _read_table, _sha256, load_precomputed
+from .precomputed import ID_COLUMNS, TABLE_SUFFIXES, _load_npy, _read_table, _sha256, load_precomputed
 
 __all__ = ["Predictions", "Features", "load_predictions", "load_features", "softmax", "check_probabilities",
            "SUM_TOLERANCE"]
@@ -144,10 +144,10 @@ def load_predictions(path: str | Path, ids: Sequence[str], *, logits: bool = Fal
     ``class_names``: the classes the labels use (e.g. the distinct ``--labels`` values):
     every one must be a class of the file. ``ids_file``: the row ids of an ``.npy`` file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Predictions file {path} does not exist.",
-                         hint="Give a CSV / parquet table (id column + one column per class) or an .npy array with an ids file.")
+    from .scan import require_input_file
+
+    path = require_input_file(path, "--predictions file",
+                              hint="Give a CSV / parquet table (id column + one column per class) or an .npy array with an ids file.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         values, file_ids, names, fmt, line_of = _from_npy(path, ids_file, class_names)
@@ -271,11 +271,8 @@ def _numeric(path: Path, col: str, cells, file_ids, line_of) -> np.ndarray:
 
 
 def _from_npy(path: Path, ids_file, class_names):
-    try:
-        values = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"{path} cannot be read as a numeric .npy array ({exc}).",
-                         hint="Save the probabilities with numpy.save as a float array.") from exc
+    # the shared .npy reader: empty, text, truncated and pickled files each named for what they are
+    values = np.asarray(_load_npy(path, mmap=False, what="Predictions file"))
     if values.ndim != 2:
         raise InputError(f"{path} must hold a 2-D array (n_samples, n_classes); got shape {values.shape}.",
                          hint="Save one row per sample and one column per class.")
@@ -288,8 +285,9 @@ def _from_npy(path: Path, ids_file, class_names):
                          hint="Write the ids one per line in the array's row order to ids.txt beside it.")
     from ..runs.ids import decode_id, read_text_lenient
 
-    if not ids_path.is_file():
-        raise InputError(f"Ids file {ids_path} does not exist.", hint="Give a file with one id per line, in row order.")
+    from .scan import require_input_file
+
+    require_input_file(ids_path, "ids file", hint="Give a file with one id per line, in row order.")
     # the id file conventions of selection.txt: split on '\n' only, quoted ids decoded
     lines = read_text_lenient(ids_path).split("\n")
     while lines and not lines[-1].strip():
