@@ -21,6 +21,13 @@ def _ints(text: str, option: str) -> list[int]:
         raise typer.BadParameter(f"expected comma-separated counts like 500,1000; got {text!r}", param_hint=option) from None
 
 
+def _repeats(text: str) -> int | list[int]:
+    counts = _ints(text, "--repeats")
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter(f"expected counts >= 1 like 5 or 10,10,5,5; got {text!r}", param_hint="--repeats")
+    return counts[0] if len(counts) == 1 else counts
+
+
 def _named(items: list[str], option: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -51,11 +58,12 @@ def probe_command(
     budgets: str = typer.Option("500,1000,5000,10000", "--budgets", help="Comma-separated labeling budgets."),
     methods: str = typer.Option("random,coreset@raw,coreset@norm,coreset@umap", "--methods",
                                 help="Comma-separated method specs STRATEGY@SPACE/EMBEDDING:KEY=VALUE (all parts after the strategy optional), e.g. coreset@umap/ssl:space_dim=32; spaces raw, norm, pca, umap."),
-    repeats: int = typer.Option(5, "--repeats", min=1, help="Repeats (seeds) per method and budget."),
+    repeats: str = typer.Option("5", "--repeats", help="Repeats (seeds) per method and budget: one count, or one per budget (10,10,5,5)."),
     out: Path = typer.Option(..., "--out", "-o", help="Benchmark folder; a rerun resumes it, skipping finished cells."),
     embedding: List[str] = typer.Option([], "--embedding", "-e",
                                         help="NAME=SOURCE: saved embeddings folder or a model (built-in name, `labelscout train` folder...). Repeatable; methods without /NAME use 'default'."),
-    recipe: str = typer.Option("gpu", "--recipe", help="Probe recipe: gpu (the protocol), cpu (reduced), smoke."),
+    recipe: str = typer.Option("gpu", "--recipe", help="Probe recipe: gpu (the CNN protocol), cpu (reduced CNN), linear (logistic regression on the frozen embedding), smoke."),
+    probe_embedding: Optional[str] = typer.Option(None, "--probe-embedding", help="With --recipe linear: the --embedding NAME whose vectors the probe reads (default: default); it must hold train/ and test/."),
     recipe_set: List[str] = typer.Option([], "--recipe-set", help="Override one recipe field, FIELD=VALUE (e.g. epochs=30). Repeatable."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score on a fixed stratified subset of this many test images."),
     seed: int = typer.Option(0, "--seed", min=0, help="Base seed; repeat r uses seed+r for selection and probe."),
@@ -70,7 +78,8 @@ def probe_command(
 
     embeddings = _named(embedding, "--embedding") or {"default": "builtin"}
     result = run_probe_benchmark(
-        data, budgets=_ints(budgets, "--budgets"), methods=methods, out=out, repeats=repeats, embeddings=embeddings,
+        data, budgets=_ints(budgets, "--budgets"), methods=methods, out=out, repeats=_repeats(repeats), embeddings=embeddings,
+        probe_embedding=probe_embedding,
         recipe=recipe, recipe_overrides=_overrides(recipe_set, "--recipe-set"), device=device, seed=seed, confidence=confidence,
         test_limit=test_limit, threads=threads, cache_dir=cache_arg(cache_dir, no_cache),
     )
