@@ -395,7 +395,7 @@ def select(
     n: int | float | str = 1000,
     *,
     out: str | Path | None = None,
-    strategy: str = "coreset",
+    strategy: str = "auto",
     metric: str = "cosine",
     space: str | None = None,
     space_dim: int | None = None,
@@ -555,7 +555,7 @@ def select(
         })
         record.extra["labels_source"] = label_source
         record.extra["selection"] = {"strategy": strategy, "params": selection.params,
-                                     "radius": getattr(selector, "radius_", None)}
+                                     "radius": getattr(selector, "radius_", None), "choice": getattr(selector, "choice_", None)}
         write_frames = out is not None and root is not None and frame_format is not None and any(emb.sample_meta.get("video", []))
         if write_frames:
             selection.extra_columns["file"] = frame_files(emb.sample_meta, selection.indices, emb.sample_meta["video"], frame_format)

@@ -348,7 +348,8 @@ def run_probe_benchmark(
     _check_config(out, _config_fingerprint(data, pool, test, rec, seed))
     record.write(out)
 
-    planned = [(r, b, s) for r in range(repeats) for b in budgets for s in specs if b >= s.min_budget and r < per_budget[b]]
+    planned = [(r, b, s) for r in range(repeats) for b in budgets for s in specs
+               if b >= s.min_budget and (s.max_budget is None or b <= s.max_budget) and r < per_budget[b]]
     todo = [(r, b, s) for r, b, s in planned if not _cell_path(out, s, b, r).is_file()]
     # a prefix-consistent method selects once per repeat, at the largest budget that repeat needs
     top_budget = {}

@@ -167,3 +167,31 @@ def active_command(
                                rounds=rounds, repeats=repeats, validation_per_class=validation_per_class, imbalance=imbalance,
                                pca_dim=pca_dim or None, class_weight=None if class_weight == "none" else class_weight, seed=seed, command=" ".join(shlex.quote(a) for a in sys.argv))
     echo_result(f"{rec['computed_now']} trajectories computed now -> {out / 'active.md'}")
+
+
+@bench_app.command("repeated-pool")
+def repeated_pool_command(
+    source: Path = typer.Argument(..., help="Dataset folder with train/<class>/ and test/<class>/ images (read only)."),
+    out: Path = typer.Option(..., "--out", "-o", help="New folder for the pool: train/ (copies), test/ (a link to SOURCE/test), repeated.json."),
+    n_images: int = typer.Option(1000, "--n-images", min=1, help="Originals taken from SOURCE/train, stratified by class."),
+    min_copies: int = typer.Option(5, "--min-copies", min=1, help="Fewest copies of an image (the original counts as one)."),
+    max_copies: int = typer.Option(30, "--max-copies", min=1, help="Most copies of an image."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Chooses the originals, the copy counts and the alterations."),
+) -> None:
+    """Build a pool where random wastes budget: each image repeated as near-identical copies (crop, brightness, JPEG)."""
+    from ..bench.repeated import build_repeated_pool
+
+    m = build_repeated_pool(source, out, n_images=n_images, min_copies=min_copies, max_copies=max_copies, seed=seed)
+    echo_result(f"{m['n_pool']} images ({m['n_images']} originals x {min_copies}-{max_copies} copies) -> {out}")
+
+
+@bench_app.command("join-embeddings")
+def join_embeddings_command(
+    pool: Path = typer.Argument(..., help="Saved embeddings of the repeated pool's train/ folder."),
+    test: Path = typer.Argument(..., help="Saved embeddings of the whole source dataset (ids test/...)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the joined embeddings (train/... and test/... ids)."),
+) -> None:
+    """Join a pool's embeddings with a dataset's test-split embeddings for the linear probe."""
+    from ..bench.repeated import join_embeddings
+
+    echo_result(f"-> {join_embeddings(pool, test, out)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ._base import BaseSelector, ComponentScores
 from .adjacency import AdjacencySelector
+from .auto import AutoSelector
 from .badge import BadgeSelector
 from .balance import BalanceSelector
 from .combine import CombineSelector
@@ -25,14 +26,15 @@ from .vaal import VaalSelector
 
 __all__ = ["BaseSelector", "ComponentScores", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
            "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
-           "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector", "ProbCoverSelector",
+           "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector", "ProbCoverSelector", "AutoSelector",
            "STRATEGIES", "get_strategy"]
 
 STRATEGIES: dict[str, type[BaseSelector]] = {
     cls.name: cls
     for cls in (RandomSelector, CoresetSelector, AdjacencySelector, DivideAndConquerSelector, TypicalitySelector,
                 TypiClustSelector, SimilaritySelector, BalanceSelector, CombineSelector, UncertaintySelector,
-                BadgeSelector, FisherMatchSelector, VaalSelector, ProbCoverSelector)
+                BadgeSelector, FisherMatchSelector, VaalSelector, ProbCoverSelector,
+                AutoSelector)
 }
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,36 @@ def auto_delta(X: np.ndarray, n_budget: int, *, k: int, seed: int = 0, sample: i
     return float(np.median(dist[:, m - 1])), m
 
 
+#: pools up to this size keep their last kNN search (ids + distances, 8 k bytes a row) for
+#: the next fit on the same vectors: repeated fits at other budgets or seeds (a benchmark,
+#: a user trying budgets) then only re-threshold it. Larger pools never keep it, so the
+#: memory bound at scale is untouched.
+GRAPH_CACHE_LIMIT = 200_000
+_last_search: dict[str, Any] = {}
+
+
+def _fingerprint(X: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8).reshape(-1), digest_size=16).hexdigest()
+
+
+def _blocks(X: np.ndarray, k: int, method: str, seed: int):
+    if X.shape[0] > GRAPH_CACHE_LIMIT:
+        yield from knn_blocks(X, k, method=method, seed=seed)
+        return
+    # exact search (auto below the cache limit) does not depend on the seed
+    key = (_fingerprint(X), X.shape, method, None if method in ("auto", "exact") else seed)
+    hit = _last_search.get("key")
+    if hit is None or hit[:-1] != key or hit[-1] < k:
+        I = np.empty((X.shape[0], k), np.int32)
+        D = np.empty((X.shape[0], k), np.float32)
+        for s, bi, bd in knn_blocks(X, k, method=method, seed=seed):
+            I[s:s + bi.shape[0]], D[s:s + bi.shape[0]] = bi, bd
+        _last_search.update(key=(*key, k), I=I, D=D)
+    yield 0, _last_search["I"][:, :k], _last_search["D"][:, :k]
+
+
 def ball_graph(X: np.ndarray, delta: float, k: int, *, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, int]:
     """(neighbours, truncated): (N, k) int32 ids of each row's nearest other rows within
     ``delta`` (ascending, -1 after the last), and how many rows had all k within delta
@@ -74,7 +105,7 @@ def ball_graph(X: np.ndarray, delta: float, k: int, *, method: str = "auto", see
     k = int(min(k, n - 1))
     nbr = np.full((n, k), -1, np.int32)
     truncated = 0
-    for s, I, D in knn_blocks(X, k, method=method, seed=seed):
+    for s, I, D in _blocks(X, k, method, seed):
         inside = D <= delta
         nbr[s:s + I.shape[0]] = np.where(inside, I, -1).astype(np.int32)
         truncated += int(inside[:, -1].sum())
