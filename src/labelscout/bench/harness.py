@@ -116,7 +116,9 @@ def _align(emb: EmbeddingSet, pool: LabeledImages, split: str, source: str, pref
             rows[k] = i
     if missing:
         raise InputError(f"The embeddings from {source} lack {len(missing)} of the {len(pool)} pool images, e.g. {missing[:3]}.",
-                         hint=f"Embed the pool folder itself: labelscout embed DATA/{split} --out DIR.")
+                         hint=("The linear probe needs ids train/... and test/...: embed the whole dataset folder, "
+                               "labelscout embed DATA --out DIR." if prefixed else
+                               f"Embed the pool folder itself: labelscout embed DATA/{split} --out DIR."))
     return rows
 
 
