@@ -83,10 +83,10 @@ class AutoSelector(BaseSelector):
         self.metric = metric
         self.seed = seed
 
-    def _select(self, X, n, excluded, *, labels=None):
+    def _select(self, pool, n, excluded):
         from . import STRATEGIES
 
-        regime, ratio = choose(n, X.shape[0], excluded.size)
+        regime, ratio = choose(n, len(pool), excluded.size)
         cls = STRATEGIES[regime.strategy]
         params = dict(regime.params)
         for name in ("metric", "seed"):
@@ -94,7 +94,7 @@ class AutoSelector(BaseSelector):
                 params.setdefault(name, getattr(self, name))
         inner = cls(n=n, **params)
         inner._validate_params()
-        picks, scores, reasons = inner._select(X, n, excluded, labels=labels)
+        picks, scores, reasons = inner._select(pool, n, excluded)
         for attr in ("delta_", "delta_neighbour_", "coverage_", "rounds_", "radius_"):
             if hasattr(inner, attr):
                 setattr(self, attr, getattr(inner, attr))

@@ -176,8 +176,8 @@ class ProbCoverSelector(BaseSelector):
         self.seed = seed
         self.knn_method = knn_method
 
-    def _select(self, X, n, excluded, *, labels=None):
-        Xm = prepare_metric(X, self.metric)
+    def _select(self, pool, n, excluded):
+        Xm = prepare_metric(pool.vectors, self.metric)
         N = Xm.shape[0]
         if N < 2:  # a single sample is its own ball
             self.delta_, self.delta_neighbour_, self.coverage_, self.rounds_, self.truncated_ = 0.0, None, 1.0, 1, 0
