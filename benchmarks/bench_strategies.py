@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "typicality": ("typicality", 10_000, {"k": 20}),
     "typiclust": ("typiclust", 1_000, {"k": 20}),
+    "probcover": ("probcover", 10_000, {}),
+    "probcover-1000": ("probcover", 1_000, {}),
     "divide-and-conquer": ("divide-and-conquer", 10_000, {"n_clusters": 100, "inner": "coreset"}),
     "adjacency-keep90": ("adjacency", 0.9, {"k": 10}),
     "adjacency-keep50": ("adjacency", 0.5, {"k": 10}),

@@ -39,10 +39,11 @@ def test_run_folder_contract(cifar_sample, small_model_dir, tmp_path):
 
 
 def test_same_seed_same_selection_and_prefix_property(cifar_sample, small_model_dir, tmp_path):
-    a = _select(cifar_sample, small_model_dir, tmp_path / "a", n=12)
-    b = _select(cifar_sample, small_model_dir, tmp_path / "b", n=12)
+    # coreset by name: the prefix property is coreset's (auto, the default, follows the budget)
+    a = _select(cifar_sample, small_model_dir, tmp_path / "a", n=12, strategy="coreset")
+    b = _select(cifar_sample, small_model_dir, tmp_path / "b", n=12, strategy="coreset")
     assert a.selection.ids == b.selection.ids
-    small = _select(cifar_sample, small_model_dir, tmp_path / "c", n=5)
+    small = _select(cifar_sample, small_model_dir, tmp_path / "c", n=5, strategy="coreset")
     assert small.selection.ids == a.selection.ids[:5]
     assert (tmp_path / "a" / "selection.csv").read_text() == (tmp_path / "b" / "selection.csv").read_text()
 

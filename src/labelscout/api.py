@@ -233,7 +233,7 @@ def select(
     n: int | float | str = 1000,
     *,
     out: str | Path | None = None,
-    strategy: str = "coreset",
+    strategy: str = "auto",
     metric: str = "cosine",
     space: str | None = None,
     space_dim: int | None = None,

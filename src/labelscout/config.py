@@ -141,7 +141,7 @@ class SelectConfig(_Config):
 
     source: str | None = None
     n: int | float | str = 1000
-    strategy: str = "coreset"
+    strategy: str = "auto"
     strategy_params: dict[str, Any] = field(default_factory=dict)
     metric: str = "cosine"
     space: str | None = None

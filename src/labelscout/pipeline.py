@@ -202,7 +202,8 @@ def select_from_pool(ctx: RunContext, selector: Any, pool: Pool, exclude_ids: Se
     for col, values in pool.meta.items():
         selection.extra_columns[col] = [values[i] for i in selection.indices]
     ctx.record.extra["selection"] = {"strategy": selector.name, "params": selection.params,
-                                     "radius": getattr(selector, "radius_", None)}
+                                     "radius": getattr(selector, "radius_", None),
+                                     "choice": getattr(selector, "choice_", None)}
     return selection
 
 

@@ -29,7 +29,7 @@ def pool(tmp_path):
 def test_select_embeddings_npy_in_umap_space(pool, tmp_path, capsys):
     X, ids, d = pool
     out = tmp_path / "run"
-    code, stdout, err = run_cli(["select", "--embeddings", d / "X.npy", "--ids", d / "ids.txt", "--space", "umap",
+    code, stdout, err = run_cli(["select", "--embeddings", d / "X.npy", "--ids", d / "ids.txt", "-s", "coreset", "--space", "umap",
                                  "--space-dim", "4", "-n", "10", "--out", out], capsys)
     assert code == 0, err
     picked = (out / "selection.txt").read_text().split()
@@ -45,7 +45,7 @@ def test_select_embeddings_npy_in_umap_space(pool, tmp_path, capsys):
     assert picked == [ids[i] for i in ref]
     assert (out / "report.html").is_file() and "report_error" not in rec
     # a rerun reuses the fitted space
-    code, _, err = run_cli(["select", "--embeddings", d / "X.npy", "--ids", d / "ids.txt", "--space", "umap",
+    code, _, err = run_cli(["select", "--embeddings", d / "X.npy", "--ids", d / "ids.txt", "-s", "coreset", "--space", "umap",
                             "--space-dim", "4", "-n", "10", "--out", out, "--no-report"], capsys)
     assert code == 0, err
     rec2 = json.loads((out / "run.json").read_text())
@@ -78,7 +78,7 @@ def test_select_lightly_csv_with_pca_space_and_report(pool, tmp_path, capsys):
 ])
 def test_space_wins_over_metric_and_raw_norm_match_the_metric_paths(pool, space, metric, expect_space, expect_metric):
     X, ids, d = pool
-    res = api.select(embeddings=d / "X.npy", ids=d / "ids.txt", n=12, space=space, metric=metric)
+    res = api.select(embeddings=d / "X.npy", ids=d / "ids.txt", n=12, space=space, metric=metric, strategy="coreset")
     assert res.record.extra["space"]["name"] == expect_space and res.record.extra["space"]["metric"] == expect_metric
     # raw / norm in the space are exactly the strategy's own metric handling on the raw vectors
     ref = CoresetSelector(n=12, metric=expect_metric, seed=0).fit(X).selected_

@@ -125,7 +125,7 @@ def test_sequences_write_each_clip_as_a_folder(drives, small_model_dir, tmp_path
 def test_a_near_static_clip_needs_far_fewer_picks_than_one_with_cuts(tmp_path, small_model_dir):
     static = V.static_clip(tmp_path / "static.mp4", n_frames=100)
     cuts = V.cuts_clip(tmp_path / "cuts.mp4", n_scenes=5, frames_per_scene=20)
-    kw = dict(model=str(small_model_dir), fps="all", progress=False)
+    kw = dict(model=str(small_model_dir), fps="all", progress=False, strategy="coreset")  # stop_radius is coreset's
     full = select(cuts, "100%", **kw).selection
     radius = 0.1 * float(full.scores[1])  # a tenth of the largest gap in the clip with cuts
     n_static = len(select(static, "100%", strategy_params={"stop_radius": radius}, **kw).selection)

@@ -50,7 +50,7 @@ class LabeledImages:
 
     def subset(self, rows: np.ndarray) -> "LabeledImages":
         rows = np.asarray(rows, dtype=np.int64)
-        return LabeledImages(self.images[rows], self.labels[rows], [self.ids[i] for i in rows], list(self.classes))
+        return LabeledImages(self.images[rows] if len(self.images) else self.images, self.labels[rows], [self.ids[i] for i in rows], list(self.classes))
 
     def rows_of(self, ids: Sequence[str]) -> np.ndarray:
         """Row index of every id (raises :class:`InputError` naming ids that are absent)."""
@@ -81,8 +81,11 @@ def _decode(path: Path, size: int) -> np.ndarray:
 
 
 def load_split(root: str | Path, *, size: int = 32, cache_dir: str | Path | None = None,
-               classes: Sequence[str] | None = None, progress: bool | None = None) -> LabeledImages:
+               classes: Sequence[str] | None = None, progress: bool | None = None, decode: bool = True) -> LabeledImages:
     """Decode every image under ``root`` (class folders) to (N, size, size, 3) uint8.
+
+    ``decode=False`` lists the ids and labels only (``images`` is then an empty
+    (0, size, size, 3) array): probes on a frozen embedding never look at pixels.
 
     ``classes`` fixes the label order (the test split must use the training split's);
     by default the sorted folder names. With ``cache_dir``, the decoded array is stored
@@ -102,6 +105,8 @@ def load_split(root: str | Path, *, size: int = 32, cache_dir: str | Path | None
     if unknown:
         raise InputError(f"{root} has class folders {unknown} that the training split does not have.")
     labels = np.array([index[c] for c in folders], dtype=np.int64)
+    if not decode:
+        return LabeledImages(np.empty((0, size, size, 3), np.uint8), labels, ids, names)
 
     cache_file = None
     if cache_dir is not None:
@@ -130,13 +135,14 @@ def load_split(root: str | Path, *, size: int = 32, cache_dir: str | Path | None
 
 
 def load_cifar_like(root: str | Path, *, train: str = "train", test: str = "test", size: int = 32,
-                    cache_dir: str | Path | None = None, progress: bool | None = None) -> tuple[LabeledImages, LabeledImages]:
+                    cache_dir: str | Path | None = None, progress: bool | None = None,
+                    decode: bool = True) -> tuple[LabeledImages, LabeledImages]:
     """The training pool and the fixed test set from ``root/train`` and ``root/test``."""
     root = Path(root)
     for split in (train, test):
         if not (root / split).is_dir():
             raise InputError(f"{root / split} does not exist.",
                              hint=f"--data must be a folder with {train}/<class>/ and {test}/<class>/ image folders.")
-    pool = load_split(root / train, size=size, cache_dir=cache_dir, progress=progress)
-    test_set = load_split(root / test, size=size, cache_dir=cache_dir, classes=pool.classes, progress=progress)
+    pool = load_split(root / train, size=size, cache_dir=cache_dir, progress=progress, decode=decode)
+    test_set = load_split(root / test, size=size, cache_dir=cache_dir, classes=pool.classes, progress=progress, decode=decode)
     return pool, test_set

@@ -43,6 +43,7 @@ from ..runs.outputs import prepare_run_folder
 from ..runs.record import RunRecord
 from .data import LabeledImages, load_cifar_like
 from .methods import MethodSpec, parse_methods, transform_space
+from .linear import LinearProbe, standardize_features
 from .probe import Probe, ProbeRecipe, get_recipe
 
 __all__ = ["run_probe_benchmark", "ProbeBenchmarkResult", "load_cells", "stratified_subset", "CONFIG_FILE"]
@@ -100,20 +101,24 @@ def load_cells(out: str | Path) -> list[dict[str, Any]]:
     return sorted(cells, key=lambda c: (c["method"], c["budget"], c["repeat"]))
 
 
-def _align(emb: EmbeddingSet, pool: LabeledImages, split: str, source: str) -> np.ndarray:
-    """Rows of ``emb`` for each pool image, in pool order (ids may carry the split prefix)."""
+def _align(emb: EmbeddingSet, pool: LabeledImages, split: str, source: str, prefixed: bool = False) -> np.ndarray:
+    """Rows of ``emb`` for each pool image, in pool order (ids may carry the split prefix;
+    with ``prefixed`` they must, so a test image never matches a training image of the
+    same name)."""
     pos = {sid: i for i, sid in enumerate(emb.ids)}
     rows = np.empty(len(pool), dtype=np.int64)
     missing = []
     for k, sid in enumerate(pool.ids):
-        i = pos.get(sid, pos.get(f"{split}/{sid}"))
+        i = pos.get(f"{split}/{sid}") if prefixed else pos.get(f"{split}/{sid}", pos.get(sid))
         if i is None:
             missing.append(sid)
         else:
             rows[k] = i
     if missing:
         raise InputError(f"The embeddings from {source} lack {len(missing)} of the {len(pool)} pool images, e.g. {missing[:3]}.",
-                         hint=f"Embed the pool folder itself: labelscout embed DATA/{split} --out DIR.")
+                         hint=("The linear probe needs ids train/... and test/...: embed the whole dataset folder, "
+                               "labelscout embed DATA --out DIR." if prefixed else
+                               f"Embed the pool folder itself: labelscout embed DATA/{split} --out DIR."))
     return rows
 
 
@@ -157,7 +162,8 @@ def _space(out: Path, spec: MethodSpec, emb_name: str, vectors: np.ndarray, seed
 def _selection(out: Path, spec: MethodSpec, Z: np.ndarray | None, n_pool: int, budget: int, max_budget: int,
                seed: int, repeat: int) -> tuple[np.ndarray, float]:
     """Pool rows picked by the method for ``budget`` (cached). A prefix-consistent strategy
-    is run once per repeat at the largest budget and each budget takes its prefix."""
+    is run once per repeat at ``max_budget`` (the largest budget that repeat needs) and
+    each budget takes its prefix."""
     from ..strategies import STRATEGIES
 
     prefix = bool(getattr(STRATEGIES[spec.strategy], "prefix_consistent", False))
@@ -174,7 +180,50 @@ def _selection(out: Path, spec: MethodSpec, Z: np.ndarray | None, n_pool: int, b
         secs = time.perf_counter() - t0
         picks = np.asarray(selector.selected_, dtype=np.int32)
         atomic_save_npy(path, picks)
+        why = getattr(selector, "choice_", None)  # what a meta-strategy (auto) chose, and why
+        if why is not None:
+            atomic_write_json(path.with_suffix(".json"), {"budget": n, "seed": seed, "choice": why})
     return picks[:budget].astype(np.int64), secs
+
+
+def _prefix(spec: MethodSpec) -> bool:
+    from ..strategies import STRATEGIES
+
+    return bool(getattr(STRATEGIES[spec.strategy], "prefix_consistent", False))
+
+
+def _repeats_per_budget(budgets: Sequence[int], repeats: int | Sequence[int]) -> dict[int, int]:
+    """Budget -> repeats, from one count or one count per budget."""
+    budgets = [int(b) for b in budgets]
+    if isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool):
+        counts = [int(repeats)] * len(budgets)
+    else:
+        counts = list(repeats)
+        if len(counts) != len(budgets):
+            raise ConfigError(f"The 'repeats' parameter must be one count or one per budget ({len(budgets)}). Got {counts!r} instead.")
+    return dict(zip(budgets, counts))
+
+
+def _repeats_text(per_budget: Mapping[int, int]) -> str:
+    counts = set(per_budget.values())
+    if len(counts) == 1:
+        return f"{counts.pop()} repeats"
+    return "repeats " + ", ".join(f"{r} at {b:,}" for b, r in sorted(per_budget.items()))
+
+
+def _probe_features(source: str, data: Path, pool: LabeledImages, test: LabeledImages, train_split: str,
+                    test_split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The linear probe's (pool, test) features from a saved embeddings folder of the whole
+    dataset (ids ``train/...`` and ``test/...``), standardised with the pool's statistics."""
+    path = Path(source)
+    if not (path.is_dir() and (path / SIDECAR_FILE).is_file()):
+        raise ConfigError(f"The linear probe needs saved embeddings (a folder with {SIDECAR_FILE}); got {source!r}.",
+                          hint=f"Embed the whole dataset once: labelscout embed {data} --out DIR, then --embedding default=DIR/embeddings.")
+    emb = EmbeddingSet.load(path)
+    rows_pool = _align(emb, pool, train_split, str(source), prefixed=True)
+    rows_test = _align(emb, test, test_split, str(source), prefixed=True)
+    vectors = np.asarray(emb.vectors, dtype=np.float32)
+    return standardize_features(vectors[rows_pool], vectors[rows_test])
 
 
 def _config_fingerprint(data: Path, pool: LabeledImages, test: LabeledImages, recipe: ProbeRecipe, seed: int) -> dict[str, Any]:
@@ -213,7 +262,7 @@ def run_probe_benchmark(
     budgets: Sequence[int],
     methods: Sequence[str] | str,
     out: str | Path,
-    repeats: int = 5,
+    repeats: int | Sequence[int] = 5,
     embeddings: Mapping[str, str] | None = None,
     recipe: str | ProbeRecipe = "gpu",
     recipe_overrides: Mapping[str, Any] | None = None,
@@ -227,6 +276,7 @@ def run_probe_benchmark(
     threads: int | None = None,
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
+    probe_embedding: str | None = None,
 ) -> ProbeBenchmarkResult:
     """Run (or resume) the probe benchmark and write its report into ``out``.
 
@@ -234,7 +284,11 @@ def run_probe_benchmark(
     ``methods``: method specs (see :mod:`.methods`). ``embeddings``: name -> saved
     embeddings folder or model spec (built-in name, ``labelscout train`` folder, ...);
     methods without ``/NAME`` use the one named ``default`` (or the only one given).
-    ``recipe``: probe recipe name or object (see :data:`.probe.RECIPES`).
+    ``repeats``: repeats per budget, one count for all or one per budget (in the order of
+    ``budgets``), e.g. 10 at the small budgets where the probe is cheap, 5 at the large.
+    ``recipe``: probe recipe name or object (see :data:`.probe.RECIPES`); ``linear`` is the
+    logistic probe on the frozen embedding ``probe_embedding`` (default: the ``default``
+    one), which must hold the test images too (:mod:`.linear`).
     ``test_limit``: score on a fixed class-stratified subset of this many test images
     (the same for every cell; for cheap CPU runs), instead of the whole test set.
     ``threads``: torch CPU threads for this process (``torch.set_num_threads``); on a
@@ -246,10 +300,13 @@ def run_probe_benchmark(
     from ..embed.cache import default_cache_root
     from . import report
 
-    validate_params("run_probe_benchmark", {"repeats": repeats, "seed": seed, "confidence": confidence}, _CONSTRAINTS)
-    budgets = sorted({int(b) for b in budgets})
-    if not budgets or budgets[0] < 1:
+    if not list(budgets) or min(int(b) for b in budgets) < 1:
         raise ConfigError(f"The 'budgets' parameter must hold counts >= 1. Got {list(budgets)!r} instead.")
+    per_budget = _repeats_per_budget(budgets, repeats)
+    for r in per_budget.values():
+        validate_params("run_probe_benchmark", {"repeats": r, "seed": seed, "confidence": confidence}, _CONSTRAINTS)
+    budgets = sorted(per_budget)
+    repeats = max(per_budget.values())
     specs = parse_methods(list(methods) if not isinstance(methods, str) else methods)
     embeddings = dict(embeddings or {})
     for spec in specs:
@@ -259,6 +316,13 @@ def run_probe_benchmark(
                 raise ConfigError(f"Method {spec.text!r} needs the embedding {name!r}, which was not given.",
                                   hint=f"Pass --embedding {name}=DIR (saved embeddings or a model); given: {sorted(embeddings) or 'none'}.")
     rec = get_recipe(recipe, **dict(recipe_overrides or {}))
+    linear = getattr(rec, "kind", "cnn") == "linear"
+    if linear:
+        probe_embedding = probe_embedding or (DEFAULT_EMBEDDING if DEFAULT_EMBEDDING in embeddings or len(embeddings) != 1
+                                              else next(iter(embeddings)))
+        if probe_embedding not in embeddings:
+            raise ConfigError(f"The linear probe reads the embedding {probe_embedding!r}, which was not given.",
+                              hint=f"Pass --embedding {probe_embedding}=DIR (saved embeddings of train/ and test/); given: {sorted(embeddings) or 'none'}.")
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"The 'threads' parameter must be an int >= 1 or None. Got {threads!r} instead.")
@@ -269,13 +333,15 @@ def run_probe_benchmark(
     out = prepare_run_folder(out)
     cache_root = default_cache_root() if cache_dir == "default" else cache_dir
     record = RunRecord(command="labelscout bench probe", seed=seed)
-    record.config = {"data": str(data), "budgets": budgets, "methods": [s.text for s in specs], "repeats": repeats,
+    record.config = {"data": str(data), "budgets": budgets, "methods": [s.text for s in specs],
+                     "repeats": {str(b): r for b, r in per_budget.items()}, "probe_embedding": probe_embedding if linear else None,
                      "embeddings": embeddings, "recipe": rec.to_json(), "device": device, "seed": seed,
                      "baseline": baseline, "confidence": confidence, "test_limit": test_limit,
                      "threads": threads}
     t_start = time.perf_counter()
     with record.timer("load_data"):
-        pool, test = load_cifar_like(data, train=train_split, test=test_split, cache_dir=cache_root, progress=progress)
+        pool, test = load_cifar_like(data, train=train_split, test=test_split, cache_dir=cache_root, progress=progress,
+                                     decode=not linear)
     if test_limit is not None:
         test = test.subset(stratified_subset(test.labels, test_limit, seed=0))
     if budgets[-1] > len(pool):
@@ -284,11 +350,17 @@ def run_probe_benchmark(
     _check_config(out, _config_fingerprint(data, pool, test, rec, seed))
     record.write(out)
 
-    planned = [(r, b, s) for r in range(repeats) for b in budgets for s in specs if b >= s.min_budget]
+    planned = [(r, b, s) for r in range(repeats) for b in budgets for s in specs
+               if b >= s.min_budget and (s.max_budget is None or b <= s.max_budget) and r < per_budget[b]]
     todo = [(r, b, s) for r, b, s in planned if not _cell_path(out, s, b, r).is_file()]
+    # a prefix-consistent method selects once per repeat, at the largest budget that repeat needs
+    top_budget = {}
+    for r, b, s in planned:
+        top_budget[(s.text, r)] = max(b, top_budget.get((s.text, r), 0))
     emb_cache: dict[str, np.ndarray] = {}
     emb_info: dict[str, Any] = {}
     space_cache: dict[str, np.ndarray] = {}
+    features = None  # (pool, test) features of the linear probe, loaded with the first cell
     computed = 0
     record.status = "failed"  # until the last cell is stored
     try:
@@ -309,13 +381,21 @@ def run_probe_benchmark(
                         if secs:
                             log.info("fitted space %s in %.1f s", key, secs)
                     Z = space_cache[key]
-                picks, sel_secs = _selection(out, spec, Z, len(pool), budget, budgets[-1], cell_seed, r)
+                picks, sel_secs = _selection(out, spec, Z, len(pool), budget, top_budget[(spec.text, r)], cell_seed, r)
                 if len(np.unique(picks)) != len(picks) or len(picks) != budget:
                     raise InputError(f"Method {spec.text!r} returned {len(picks)} picks ({len(np.unique(picks))} unique) "
                                      f"for a budget of {budget}; a benchmark needs exactly the budget.")
-                probe = Probe(len(pool.classes), recipe=rec, device=device, seed=cell_seed)
-                probe.fit(pool.images[picks], pool.labels[picks])
-                score = probe.score(test.images, test.labels)
+                if linear:
+                    if features is None:
+                        with record.timer("probe_features"):
+                            features = _probe_features(embeddings[probe_embedding], data, pool, test, train_split, test_split)
+                    probe = LinearProbe(len(pool.classes), recipe=rec, seed=cell_seed)
+                    probe.fit(features[0][picks], pool.labels[picks])
+                    score = probe.score(features[1], test.labels)
+                else:
+                    probe = Probe(len(pool.classes), recipe=rec, device=device, seed=cell_seed)
+                    probe.fit(pool.images[picks], pool.labels[picks])
+                    score = probe.score(test.images, test.labels)
                 cell = {
                     "method": spec.text, "budget": budget, "repeat": r, "seed": cell_seed,
                     "accuracy": score.accuracy, "per_class": dict(zip(pool.classes, score.per_class)), "n_test": score.n_test,
@@ -327,6 +407,10 @@ def run_probe_benchmark(
                 atomic_write_json(_cell_path(out, spec, budget, r), cell)
                 computed += 1
                 log.info("%s b=%d r=%d: %.2f%% (probe %.1fs)", spec.text, budget, r, 100 * score.accuracy, probe.train_stats_["seconds"])
+                choice = out / "selections" / spec.slug / f"r{r:03d}-n{(top_budget[(spec.text, r)] if _prefix(spec) else budget):06d}.json"
+                if choice.is_file():  # keep what auto chose beside the cell
+                    cell["selection"]["choice"] = json.loads(choice.read_text())["choice"]
+                    atomic_write_json(_cell_path(out, spec, budget, r), cell)
                 bar.advance()
         record.status = "finished"
     except BaseException as exc:
@@ -343,7 +427,7 @@ def run_probe_benchmark(
     cells = [c for c in load_cells(out) if (c["method"], c["budget"], c["repeat"]) in wanted]
     summary = report.summarize(cells, baseline=baseline, confidence=confidence, method_order=[s.text for s in specs])
     files = report.write_report(out, cells, summary, baseline=baseline, confidence=confidence,
-                                title=f"Probe benchmark: {len(pool)}-image pool, recipe {rec.name}, {repeats} repeats")
+                                title=f"Probe benchmark: {len(pool)}-image pool, recipe {rec.name}, {_repeats_text(per_budget)}")
     record.extra["report"] = {k: str(v) for k, v in files.items()}
     record.write(out)
     return ProbeBenchmarkResult(out, cells, summary, computed, files)

@@ -12,7 +12,8 @@ A method is written ``STRATEGY[@SPACE][/EMBEDDING][:KEY=VALUE...]``, e.g.
 
 Keys starting with ``space_`` configure the space (``space_dim``, ``space_neighbors``,
 ``space_min_dist``); ``min_budget`` runs the method only at budgets of at least that many
-(e.g. ``adjacency:min_budget=5000``, for a strategy meant for large budgets); all other
+(e.g. ``adjacency:min_budget=5000``, for a strategy meant for large budgets), ``max_budget``
+only at budgets of at most that many (``typiclust:max_budget=1000``); all other
 keys go to the strategy's constructor. Values are parsed as
 int, float, bool (true/false) or text. Strategies come from the registry
 (:func:`labelscout.strategies.get_strategy`), so every strategy that is registered later
@@ -51,6 +52,7 @@ class MethodSpec:
     space_params: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     min_budget: int = 1
+    max_budget: int | None = None
 
     @property
     def needs_embedding(self) -> bool:
@@ -108,17 +110,20 @@ def parse_method(text: str) -> MethodSpec:
         raise ConfigError(f"Method {text!r}: the space must be one of {{{', '.join(repr(s) for s in SPACES)}}}. Got {space!r} instead.")
     params: dict[str, Any] = {}
     space_params: dict[str, Any] = {}
-    min_budget = 1
+    min_budget, max_budget = 1, None
     for item in filter(None, (m.group("params") or "").split(":")):
         if "=" not in item:
             raise ConfigError(f"Method {text!r}: parameter {item!r} must be KEY=VALUE.")
         key, value = item.split("=", 1)
         key = key.strip()
-        if key == "min_budget":
+        if key in ("min_budget", "max_budget"):
             mb = parse_value(value.strip())
             if isinstance(mb, bool) or not isinstance(mb, int) or mb < 1:
-                raise ConfigError(f"Method {text!r}: min_budget must be an int >= 1. Got {value!r} instead.")
-            min_budget = mb
+                raise ConfigError(f"Method {text!r}: {key} must be an int >= 1. Got {value!r} instead.")
+            if key == "min_budget":
+                min_budget = mb
+            else:
+                max_budget = mb
         elif key.startswith("space_"):
             if key not in _SPACE_KEYS:
                 raise ConfigError(f"Method {text!r}: unknown space parameter {key!r}; use one of {sorted(_SPACE_KEYS)}.")
@@ -127,7 +132,7 @@ def parse_method(text: str) -> MethodSpec:
             params[key] = parse_value(value.strip())
     if strategy == "random" and (m.group("space") or m.group("embedding")):
         raise ConfigError(f"Method {text!r}: random selection uses no embedding or space; write just 'random'.")
-    spec = MethodSpec(strategy, space, m.group("embedding"), params, space_params, text, min_budget)
+    spec = MethodSpec(strategy, space, m.group("embedding"), params, space_params, text, min_budget, max_budget)
     # fail now on a bad strategy parameter, not after an hour of probes
     spec.build_strategy(1, 0)._validate_params()
     return spec

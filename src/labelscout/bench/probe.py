@@ -114,10 +114,17 @@ RECIPES: dict[str, ProbeRecipe] = {
 
 
 def get_recipe(recipe: str | ProbeRecipe, **overrides: Any) -> ProbeRecipe:
-    """A named recipe (``gpu``, ``cpu``, ``smoke``) or a given one, with ``overrides`` applied."""
+    """A named recipe (``gpu``, ``cpu``, ``smoke``; ``linear``: the logistic probe on the
+    frozen embedding, :mod:`.linear`) or a given one, with ``overrides`` applied."""
+    from .linear import LINEAR_RECIPES, LinearRecipe
+
+    if isinstance(recipe, LinearRecipe) or (isinstance(recipe, str) and recipe in LINEAR_RECIPES):
+        base = LINEAR_RECIPES[recipe] if isinstance(recipe, str) else recipe
+        return base.with_overrides(**overrides) if overrides else base.validate()
     if isinstance(recipe, str):
         if recipe not in RECIPES:
-            raise ConfigError(f"The 'recipe' parameter must be one of {{{', '.join(repr(r) for r in sorted(RECIPES))}}}. Got {recipe!r} instead.")
+            names = sorted(set(RECIPES) | set(LINEAR_RECIPES))
+            raise ConfigError(f"The 'recipe' parameter must be one of {{{', '.join(repr(r) for r in names)}}}. Got {recipe!r} instead.")
         recipe = RECIPES[recipe]
     if overrides:
         unknown = sorted(set(overrides) - set(ProbeRecipe.__dataclass_fields__))

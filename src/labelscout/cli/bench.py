@@ -21,6 +21,13 @@ def _ints(text: str, option: str) -> list[int]:
         raise typer.BadParameter(f"expected comma-separated counts like 500,1000; got {text!r}", param_hint=option) from None
 
 
+def _repeats(text: str) -> int | list[int]:
+    counts = _ints(text, "--repeats")
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter(f"expected counts >= 1 like 5 or 10,10,5,5; got {text!r}", param_hint="--repeats")
+    return counts[0] if len(counts) == 1 else counts
+
+
 def _named(items: list[str], option: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -51,11 +58,12 @@ def probe_command(
     budgets: str = typer.Option("500,1000,5000,10000", "--budgets", help="Comma-separated labeling budgets."),
     methods: str = typer.Option("random,coreset@raw,coreset@norm,coreset@umap", "--methods",
                                 help="Comma-separated method specs STRATEGY@SPACE/EMBEDDING:KEY=VALUE (all parts after the strategy optional), e.g. coreset@umap/ssl:space_dim=32; spaces raw, norm, pca, umap."),
-    repeats: int = typer.Option(5, "--repeats", min=1, help="Repeats (seeds) per method and budget."),
+    repeats: str = typer.Option("5", "--repeats", help="Repeats (seeds) per method and budget: one count, or one per budget (10,10,5,5)."),
     out: Path = typer.Option(..., "--out", "-o", help="Benchmark folder; a rerun resumes it, skipping finished cells."),
     embedding: List[str] = typer.Option([], "--embedding", "-e",
                                         help="NAME=SOURCE: saved embeddings folder or a model (built-in name, `labelscout train` folder...). Repeatable; methods without /NAME use 'default'."),
-    recipe: str = typer.Option("gpu", "--recipe", help="Probe recipe: gpu (the protocol), cpu (reduced), smoke."),
+    recipe: str = typer.Option("gpu", "--recipe", help="Probe recipe: gpu (the CNN protocol), cpu (reduced CNN), linear (logistic regression on the frozen embedding), smoke."),
+    probe_embedding: Optional[str] = typer.Option(None, "--probe-embedding", help="With --recipe linear: the --embedding NAME whose vectors the probe reads (default: default); it must hold train/ and test/."),
     recipe_set: List[str] = typer.Option([], "--recipe-set", help="Override one recipe field, FIELD=VALUE (e.g. epochs=30). Repeatable."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score on a fixed stratified subset of this many test images."),
     seed: int = typer.Option(0, "--seed", min=0, help="Base seed; repeat r uses seed+r for selection and probe."),
@@ -70,7 +78,8 @@ def probe_command(
 
     embeddings = _named(embedding, "--embedding") or {"default": "builtin"}
     result = run_probe_benchmark(
-        data, budgets=_ints(budgets, "--budgets"), methods=methods, out=out, repeats=repeats, embeddings=embeddings,
+        data, budgets=_ints(budgets, "--budgets"), methods=methods, out=out, repeats=_repeats(repeats), embeddings=embeddings,
+        probe_embedding=probe_embedding,
         recipe=recipe, recipe_overrides=_overrides(recipe_set, "--recipe-set"), device=device, seed=seed, confidence=confidence,
         test_limit=test_limit, threads=threads, cache_dir=cache_arg(cache_dir, no_cache),
     )
@@ -158,3 +167,31 @@ def active_command(
                                rounds=rounds, repeats=repeats, validation_per_class=validation_per_class, imbalance=imbalance,
                                pca_dim=pca_dim or None, class_weight=None if class_weight == "none" else class_weight, seed=seed, command=" ".join(shlex.quote(a) for a in sys.argv))
     echo_result(f"{rec['computed_now']} trajectories computed now -> {out / 'active.md'}")
+
+
+@bench_app.command("repeated-pool")
+def repeated_pool_command(
+    source: Path = typer.Argument(..., help="Dataset folder with train/<class>/ and test/<class>/ images (read only)."),
+    out: Path = typer.Option(..., "--out", "-o", help="New folder for the pool: train/ (copies), test/ (a link to SOURCE/test), repeated.json."),
+    n_images: int = typer.Option(1000, "--n-images", min=1, help="Originals taken from SOURCE/train, stratified by class."),
+    min_copies: int = typer.Option(5, "--min-copies", min=1, help="Fewest copies of an image (the original counts as one)."),
+    max_copies: int = typer.Option(30, "--max-copies", min=1, help="Most copies of an image."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Chooses the originals, the copy counts and the alterations."),
+) -> None:
+    """Build a pool where random wastes budget: each image repeated as near-identical copies (crop, brightness, JPEG)."""
+    from ..bench.repeated import build_repeated_pool
+
+    m = build_repeated_pool(source, out, n_images=n_images, min_copies=min_copies, max_copies=max_copies, seed=seed)
+    echo_result(f"{m['n_pool']} images ({m['n_images']} originals x {min_copies}-{max_copies} copies) -> {out}")
+
+
+@bench_app.command("join-embeddings")
+def join_embeddings_command(
+    pool: Path = typer.Argument(..., help="Saved embeddings of the repeated pool's train/ folder."),
+    test: Path = typer.Argument(..., help="Saved embeddings of the whole source dataset (ids test/...)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the joined embeddings (train/... and test/... ids)."),
+) -> None:
+    """Join a pool's embeddings with a dataset's test-split embeddings for the linear probe."""
+    from ..bench.repeated import join_embeddings
+
+    echo_result(f"-> {join_embeddings(pool, test, out)}")

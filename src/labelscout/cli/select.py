@@ -21,7 +21,7 @@ def select_command(
     n: Optional[str] = typer.Option(None, "-n", "--n", help="How many to select: a count (1000), a fraction (0.1) or a percentage (10%). Required unless --config."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (selection.txt, selection.csv, embeddings/, run.json)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Replay a run: its run.json (or folder). The selection is repeated exactly into --out; give no other selection options."),
-    strategy: str = typer.Option("coreset", "--strategy", "-s", help=f"Selection strategy: {', '.join(sorted(STRATEGIES))}."),
+    strategy: str = typer.Option("auto", "--strategy", "-s", help=f"Selection strategy: {', '.join(sorted(STRATEGIES))}."),
     metric: str = typer.Option("cosine", "--metric", help="Distance: cosine or l2 (the same as --space norm / raw; --space wins when given)."),
     space: Optional[str] = typer.Option(None, "--space", help="Space the selection works in: raw (L2), norm (cosine), pca or umap (unit vectors re-embedded, cached in OUT/space/). Default: from --metric."),
     space_dim: Optional[int] = typer.Option(None, "--space-dim", help="Dimensions of the pca / umap space (default: the embedding's, at most 64)."),

@@ -31,14 +31,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from .._memory import release_freed_memory
 from ..errors import ConfigError, InputError
 
-__all__ = ["KnnGraph", "KnnCache", "knn_graph", "measure_recall", "exact_neighbours", "EXACT_LIMIT", "METHODS"]
+__all__ = ["KnnGraph", "KnnCache", "knn_graph", "knn_blocks", "measure_recall", "exact_neighbours", "EXACT_LIMIT", "METHODS"]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,30 @@ def _check_int(name: str, value: Any, low: int) -> None:
         raise ConfigError(f"The '{name}' parameter of knn_graph must be an int in [{low}, inf). Got {value!r} instead.")
 
 
+def _check_args(k, method, hnsw_m, ef_search, ef_construction, nprobe, nlist) -> None:
+    _check_int("k", k, 1)
+    if method not in METHODS:
+        raise ConfigError(f"The 'method' parameter of knn_graph must be one of {{{', '.join(repr(m) for m in METHODS)}}}. "
+                          f"Got {method!r} instead.")
+    for name, value in (("hnsw_m", hnsw_m), ("ef_search", ef_search), ("ef_construction", ef_construction), ("nprobe", nprobe)):
+        _check_int(name, value, 1)
+    if nlist is not None:
+        _check_int("nlist", nlist, 1)
+
+
+def _check_matrix(X: np.ndarray) -> np.ndarray:
+    """X as C-contiguous float32 (n_samples >= 2, n_features), finite."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise InputError(f"A kNN graph needs 2-D vectors (n_samples, n_features); got shape {X.shape}.")
+    if X.shape[0] < 2:
+        raise InputError(f"A kNN graph needs at least 2 samples; got shape {X.shape}.")
+    if not np.isfinite(X).all():
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise InputError(f"A kNN graph needs finite vectors; rows {bad[:5].tolist()} hold NaN or inf ({bad.size} rows).")
+    return X
+
+
 def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, ef_search: int = 128,
               ef_construction: int = 80, nlist: int | None = None, nprobe: int = 16, seed: int = 0,
               recall_sample: int | None = None) -> KnnGraph:
@@ -121,31 +145,49 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
     graph on that many random rows against exact search (:func:`measure_recall`) and
     store it in ``graph.recall`` (exact graphs record 1.0 without measuring).
     """
-    _check_int("k", k, 1)
-    if method not in METHODS:
-        raise ConfigError(f"The 'method' parameter of knn_graph must be one of {{{', '.join(repr(m) for m in METHODS)}}}. "
-                          f"Got {method!r} instead.")
-    for name, value in (("hnsw_m", hnsw_m), ("ef_search", ef_search), ("ef_construction", ef_construction), ("nprobe", nprobe)):
-        _check_int(name, value, 1)
-    if nlist is not None:
-        _check_int("nlist", nlist, 1)
+    _check_args(k, method, hnsw_m, ef_search, ef_construction, nprobe, nlist)
     if recall_sample is not None:
         _check_int("recall_sample", recall_sample, 1)
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise InputError(f"A kNN graph needs 2-D vectors (n_samples, n_features); got shape {X.shape}.")
+    t0 = time.perf_counter()
+    X = _check_matrix(X)
+    params: dict[str, Any] = {}
+    blocks = knn_blocks(X, k, method=method, hnsw_m=hnsw_m, ef_search=ef_search, ef_construction=ef_construction,
+                        nlist=nlist, nprobe=nprobe, seed=seed, info=params)
     n = X.shape[0]
-    if n < 2:
-        raise InputError(f"A kNN graph needs at least 2 samples; got shape {X.shape}.")
-    if not np.isfinite(X).all():
-        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-        raise InputError(f"A kNN graph needs finite vectors; rows {bad[:5].tolist()} hold NaN or inf ({bad.size} rows).")
+    idx = np.empty((n, k), np.int64)
+    dist = np.empty((n, k), np.float32)
+    for s, I, D in blocks:
+        idx[s:s + I.shape[0]], dist[s:s + I.shape[0]] = I, D
+    method = params.pop("method")
+    graph = KnnGraph(idx, dist, method, params, seconds=time.perf_counter() - t0)
+    if recall_sample is not None:
+        graph.recall = 1.0 if method == "exact" else measure_recall(X, graph, sample=recall_sample, seed=seed)
+    return graph
+
+
+def knn_blocks(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, ef_search: int = 128,
+               ef_construction: int = 80, nlist: int | None = None, nprobe: int = 16, seed: int = 0,
+               info: dict[str, Any] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The rows of :func:`knn_graph`, block by block: yields ``(start, indices, distances)``
+    with (block, k) int64 indices and float32 L2 distances of rows ``start...``.
+
+    For consumers that keep less than the whole graph (ProbCover keeps int32 neighbours
+    within its radius): no (n_samples, k) array is ever allocated here. ``info`` (a dict)
+    receives the resolved ``method`` and the index parameters. Arguments as for
+    :func:`knn_graph`; they are validated before the first block is searched.
+    """
+    _check_args(k, method, hnsw_m, ef_search, ef_construction, nprobe, nlist)
+    X = _check_matrix(X)  # now, not at the first next(): a generator body runs late
+    return _search_blocks(X, k, method, hnsw_m, ef_search, ef_construction, nlist, nprobe, seed, info)
+
+
+def _search_blocks(X, k, method, hnsw_m, ef_search, ef_construction, nlist, nprobe, seed, info):
+    n = X.shape[0]
     k_eff = min(int(k), n - 1)
     if method == "auto":
         method = "exact" if n <= EXACT_LIMIT else "ivf"
     faiss = _faiss()
     d = X.shape[1]
-    t0 = time.perf_counter()
     params: dict[str, Any] = {}
     index = None
     rerank = False
@@ -157,6 +199,8 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
     elif method == "ivf":
         index, params = _ivf_index(faiss, X, nlist, nprobe, seed)
         rerank = True
+    if info is not None:
+        info.update(params, method=method)
     if index is not None:
         # in blocks: an IVF index encodes (and assigns) everything it is given at once
         for s in range(0, n, _QUERY_BLOCK):
@@ -165,8 +209,6 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
     want = k_eff + 1
     cand = min(n, 2 * want) if rerank else want
     block = _QUERY_BLOCK if not rerank else max(256, min(_QUERY_BLOCK, _RERANK_BYTES // (cand * d * 4)))
-    idx = np.empty((n, k_eff), np.int64)
-    dist = np.empty((n, k_eff), np.float32)
     for s in range(0, n, block):
         Q = X[s:s + block]
         if index is None:
@@ -175,18 +217,15 @@ def knn_graph(X: np.ndarray, k: int, *, method: str = "auto", hnsw_m: int = 32, 
             D, I = index.search(Q, cand)
             if rerank:
                 D, I = _rerank(X, Q, I, want)
-        idx[s:s + block], dist[s:s + block] = _drop_self(I, D, k_eff, self_ids=np.arange(s, s + Q.shape[0]))
+        bi, bd = _drop_self(I, D, k_eff, self_ids=np.arange(s, s + Q.shape[0]))
+        np.sqrt(np.maximum(bd, 0.0, out=bd), out=bd)
+        if k_eff < k:  # fewer other rows than k: pad with "no neighbour"
+            pad = k - k_eff
+            bi = np.hstack([bi, np.full((bi.shape[0], pad), -1, np.int64)])
+            bd = np.hstack([bd, np.full((bd.shape[0], pad), np.inf, np.float32)])
+        yield s, bi, bd
     del index
     release_freed_memory()
-    np.sqrt(np.maximum(dist, 0.0, out=dist), out=dist)
-    if k_eff < k:
-        pad = k - k_eff
-        idx = np.hstack([idx, np.full((n, pad), -1, np.int64)])
-        dist = np.hstack([dist, np.full((n, pad), np.inf, np.float32)])
-    graph = KnnGraph(idx, dist, method, params, seconds=time.perf_counter() - t0)
-    if recall_sample is not None:
-        graph.recall = 1.0 if method == "exact" else measure_recall(X, graph, sample=recall_sample, seed=seed)
-    return graph
 
 
 def _ivf_index(faiss, X: np.ndarray, nlist: int | None, nprobe: int, seed: int):

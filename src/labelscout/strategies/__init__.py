@@ -9,12 +9,14 @@ from __future__ import annotations
 from ..errors import ConfigError
 from ._base import BaseSelector, ComponentScores
 from .adjacency import AdjacencySelector
+from .auto import AutoSelector
 from .badge import BadgeSelector
 from .balance import BalanceSelector
 from .combine import CombineSelector
 from .coreset import CoresetSelector
 from .divide_and_conquer import DivideAndConquerSelector
 from .fisher_match import FisherMatchSelector
+from .probcover import ProbCoverSelector
 from .random import RandomSelector
 from .similarity import SimilaritySelector
 from .typiclust import TypiClustSelector
@@ -24,14 +26,15 @@ from .vaal import VaalSelector
 
 __all__ = ["BaseSelector", "ComponentScores", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
            "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
-           "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector",
+           "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector", "ProbCoverSelector", "AutoSelector",
            "STRATEGIES", "get_strategy"]
 
 STRATEGIES: dict[str, type[BaseSelector]] = {
     cls.name: cls
     for cls in (RandomSelector, CoresetSelector, AdjacencySelector, DivideAndConquerSelector, TypicalitySelector,
                 TypiClustSelector, SimilaritySelector, BalanceSelector, CombineSelector, UncertaintySelector,
-                BadgeSelector, FisherMatchSelector, VaalSelector)
+                BadgeSelector, FisherMatchSelector, VaalSelector, ProbCoverSelector,
+                AutoSelector)
 }
 
 

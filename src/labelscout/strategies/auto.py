@@ -1,0 +1,108 @@
+"""``auto``: the default of ``labelscout select``: pick the strategy by the budget's regime.
+
+Which strategy beats random depends on how large the budget is against the pool. With few
+labels per natural cluster, typical samples that cover the dense regions win (ProbCover,
+TypiClust); farthest point then takes outliers and misses whole classes. As the budget
+grows the picks must also spread into the sparse regions, and the advantage of any
+label-free method over random shrinks. The regime is the budget ratio ``(n + labeled) / N``;
+:data:`REGIMES` maps it to a strategy, from the probe benchmark on CIFAR-10
+("Selection vs random" in docs/benchmarks.md, ``labelscout bench probe``).
+
+The choice and its reason are recorded: ``choice_`` (strategy, parameters, regime, why),
+and every reason string starts with it, so ``selection.csv`` and ``run.json`` say what ran.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._validation import Interval, Options
+from ._base import BUDGET_CONSTRAINT, BaseSelector
+
+__all__ = ["AutoSelector", "REGIMES", "Regime", "choose"]
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Budget ratios up to ``max_ratio`` use ``strategy`` with ``params``."""
+
+    max_ratio: float
+    strategy: str
+    why: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+#: ordered by max_ratio; the first regime whose bound holds the ratio is used
+REGIMES: tuple[Regime, ...] = (
+    Regime(0.05, "probcover",
+           "low budget (at most 5% of the pool): the densest balls that together cover the pool; "
+           "best at 500 and 1,000 of 50,000 in the CIFAR-10 probe benchmark"),
+    Regime(float("inf"), "probcover",
+           "higher budget (over 5% of the pool): ProbCover with the tighter balls its delta rule gives there; "
+           "in the CIFAR-10 probe benchmark no label-free method beat it at 5,000 and 10,000"),
+)
+
+
+def choose(n: int, n_pool: int, n_labeled: int = 0) -> tuple[Regime, float]:
+    """The regime for a budget of ``n`` on ``n_pool`` samples of which ``n_labeled`` are labeled."""
+    ratio = (n + n_labeled) / max(n_pool, 1)
+    for regime in REGIMES:
+        if ratio <= regime.max_ratio:
+            return regime, ratio
+    return REGIMES[-1], ratio
+
+
+class AutoSelector(BaseSelector):
+    """The strategy for the budget's regime (see :data:`REGIMES`).
+
+    Parameters
+    ----------
+    n : budget (count, fraction or "P%").
+    metric : "cosine" or "l2", passed to the chosen strategy.
+    seed : passed to the chosen strategy.
+
+    Attributes
+    ----------
+    choice_ : {"strategy", "params", "budget_ratio", "regime", "why"}.
+    chosen_ : the fitted strategy that made the picks.
+    """
+
+    name = "auto"
+    prefix_consistent = False  # the choice (and ProbCover's delta) follows the budget
+    _parameter_constraints = {
+        "n": BUDGET_CONSTRAINT,
+        "metric": [Options({"l2", "cosine"})],
+        "seed": [Interval(numbers.Integral, 0, None)],
+    }
+
+    def __init__(self, n: int | float | str = 1000, *, metric: str = "cosine", seed: int = 0):
+        self.n = n
+        self.metric = metric
+        self.seed = seed
+
+    def _select(self, pool, n, excluded):
+        from . import STRATEGIES
+
+        regime, ratio = choose(n, len(pool), excluded.size)
+        cls = STRATEGIES[regime.strategy]
+        params = dict(regime.params)
+        for name in ("metric", "seed"):
+            if name in cls._param_names():
+                params.setdefault(name, getattr(self, name))
+        inner = cls(n=n, **params)
+        inner._validate_params()
+        picks, scores, reasons = inner._select(pool, n, excluded)
+        for attr in ("delta_", "delta_neighbour_", "coverage_", "rounds_", "radius_"):
+            if hasattr(inner, attr):
+                setattr(self, attr, getattr(inner, attr))
+        self.chosen_ = inner
+        self.choice_ = {"strategy": regime.strategy, "params": {k: v for k, v in params.items()},
+                        "budget_ratio": round(ratio, 6), "regime": f"budget ratio <= {regime.max_ratio:g}",
+                        "why": regime.why}
+        if hasattr(inner, "delta_"):
+            self.choice_["delta"] = float(inner.delta_)
+        head = f"auto -> {regime.strategy} (budget {ratio:.2%} of the pool): "
+        return np.asarray(picks, np.int64), scores, [head + r for r in reasons]
