@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -96,10 +97,15 @@ def test_copy_and_link_keep_relative_paths(cifar_sample, small_model_dir, tmp_pa
     assert again.record.counts["placed_files"] == 0
 
 
-def test_run_folder_inside_the_data_is_not_rescanned(cifar_sample, small_model_dir):
-    out = cifar_sample / "runs" / "first"
+def test_run_folder_inside_the_data_is_refused_and_an_old_one_is_not_rescanned(cifar_sample, small_model_dir, tmp_path):
+    with pytest.raises(ConfigError, match="lies inside the input folder"):
+        _select(cifar_sample, small_model_dir, cifar_sample / "runs" / "first")
+    assert not (cifar_sample / "runs").exists()  # nothing was written into the data
+    # a run folder that already lies in the data (moved there, or written by an older version) is not scanned
+    out = tmp_path / "first"
     _select(cifar_sample, small_model_dir, out, place="copy")
-    res = _select(cifar_sample, small_model_dir, out)
+    shutil.copytree(out, cifar_sample / "runs" / "first")
+    res = _select(cifar_sample, small_model_dir, tmp_path / "second")
     assert len(res.embeddings) == 60  # the copies in runs/first/selected were not picked up
 
 
