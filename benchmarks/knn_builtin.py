@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from labelscout.bench.knn import knn_accuracy
+from labelscout.ssl.knn_probe import knn_accuracy
 from labelscout.models.model_dir import load_model_dir
-from labelscout.models.registry import BUILTIN_DIR, DEFAULT_MODEL
+from labelscout.models.registry import BUILTIN_DIR, CIFAR_MODEL
 from labelscout.runs.atomic import atomic_write_json
 from labelscout.ssl.data import load_image_folder
 from labelscout.ssl.trainer import _device_name
@@ -38,7 +38,7 @@ def embed(model: torch.nn.Module, images: torch.Tensor, mean, std, batch: int = 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model", nargs="?", default=str(BUILTIN_DIR / DEFAULT_MODEL), help="model folder")
+    ap.add_argument("model", nargs="?", default=str(BUILTIN_DIR / CIFAR_MODEL), help="model folder")
     ap.add_argument("--data", default=os.environ.get("LABELSCOUT_CIFAR_DIR", "/work/data"), help="folder with train/ and test/")
     ap.add_argument("--out", default=None, help="write the result as JSON here")
     ap.add_argument("--threads", type=int, default=None)

@@ -1,4 +1,4 @@
-"""The shipped default model: its folder, its format, and the kNN accuracy documented in docs/models.md."""
+"""The shipped CIFAR-10 SimCLR model (the default before EfficientNet-Lite0): its folder, its format, and the kNN accuracy documented in docs/models.md."""
 from __future__ import annotations
 
 import json
@@ -9,11 +9,11 @@ import torch
 from safetensors.torch import load_file
 
 from labelscout.ssl.knn_probe import knn_accuracy
-from labelscout.models.registry import BUILTIN_DIR, DEFAULT_MODEL, load_model
+from labelscout.models.registry import BUILTIN_DIR, CIFAR_MODEL, load_model
 from labelscout.ssl.data import load_image_folder
 from labelscout.ssl.views import normalize, to_float
 
-MODEL_DIR = BUILTIN_DIR / DEFAULT_MODEL
+MODEL_DIR = BUILTIN_DIR / CIFAR_MODEL
 RESULT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "knn_builtin.json"
 
 
@@ -31,20 +31,21 @@ def _subset(root: Path, split: str, per_class: int, dest: Path) -> Path:
     return dest
 
 
-def test_the_default_model_is_shipped_small_in_fp16_and_loads_by_name():
-    assert (MODEL_DIR / "model.json").is_file(), f"the default model {DEFAULT_MODEL} is not in {BUILTIN_DIR}"
+def test_the_cifar_model_is_shipped_small_in_fp16_and_loads_by_name():
+    assert (MODEL_DIR / "model.json").is_file(), f"the CIFAR model {CIFAR_MODEL} is not in {BUILTIN_DIR}"
     assert (MODEL_DIR / "model.safetensors").stat().st_size < 5 * 2**20
     weights = load_file(str(MODEL_DIR / "model.safetensors"))
     assert all(v.dtype == torch.float16 for v in weights.values() if v.is_floating_point())
     spec = json.loads((MODEL_DIR / "model.json").read_text())
-    assert spec["name"] == DEFAULT_MODEL and spec["embedding_dim"] <= 128
-    loaded = load_model()  # no spec: the built-in default
-    assert loaded.model_id == f"builtin:{DEFAULT_MODEL}" and loaded.embedding_dim == spec["embedding_dim"]
+    assert spec["name"] == CIFAR_MODEL and spec["embedding_dim"] <= 128
+    for name in (CIFAR_MODEL, f"builtin:{CIFAR_MODEL}"):  # by its bare name or as builtin:NAME
+        loaded = load_model(name)
+        assert loaded.model_id == f"builtin:{CIFAR_MODEL}" and loaded.embedding_dim == spec["embedding_dim"]
     out = loaded.module(torch.zeros(2, 3, loaded.input_size, loaded.input_size))
     assert out.shape == (2, spec["embedding_dim"]) and torch.isfinite(out).all()
 
 
-def test_default_model_separates_cifar_classes_on_a_small_split(cifar_root, tmp_path):
+def test_cifar_model_separates_cifar_classes_on_a_small_split(cifar_root, tmp_path):
     # 2,000 train images as the bank, 500 test images as queries: chance is 10 %
     model, spec = _load()
     train = load_image_folder(_subset(cifar_root, "train", 200, tmp_path / "train"), spec.input_size, progress=False)
@@ -55,7 +56,7 @@ def test_default_model_separates_cifar_classes_on_a_small_split(cifar_root, tmp_
 
 
 @pytest.mark.slow
-def test_default_model_reaches_the_documented_knn_accuracy(cifar_root):
+def test_cifar_model_reaches_the_documented_knn_accuracy(cifar_root):
     """The full protocol of benchmarks/knn_builtin.py: 50,000 train JPEGs as bank, 10,000 test JPEGs as queries."""
     documented = json.loads(RESULT.read_text())
     model, spec = _load()

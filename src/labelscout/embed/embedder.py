@@ -30,7 +30,8 @@ from ..sources.collection import Collection, collect
 from ..sources.images import DEFAULT_MAX_PIXELS, count_frames, load_image
 from ..sources.video import VideoOptions
 from .cache import EmbeddingCache, default_cache_root, hash_files
-from .preprocess import Preprocess, normalize_batch
+from .preprocess import Preprocess, group_by_size, normalize_batch
+from .runtime import RUNTIMES, OnnxEmbedder, onnxruntime_available
 from .store import EmbeddingSet
 
 __all__ = ["Embedder", "EmbedResult", "resolve_device"]
@@ -56,7 +57,7 @@ class _ImageFiles(Dataset):
 
     def __getitem__(self, i: int):
         try:
-            img = load_image(self.root / self.ids[i], self.max_pixels, draft_size=self.preprocess.resize_size or self.preprocess.input_size)
+            img = load_image(self.root / self.ids[i], self.max_pixels, draft_size=self.preprocess.draft_size)
             return i, self.preprocess(img), "", ""
         except BadSampleError as exc:
             return i, None, exc.reason, exc.message
@@ -65,11 +66,11 @@ class _ImageFiles(Dataset):
 
 
 def _collate(items):
+    """-> ([(dataset indices, (B, 3, s, s) uint8)] one per input size, [(index, reason, detail)])."""
     ok = [(i, t) for i, t, _, _ in items if t is not None]
     bad = [(i, r, d) for i, t, r, d in items if t is None]
-    idx = [i for i, _ in ok]
-    batch = torch.stack([t for _, t in ok]) if ok else None
-    return idx, batch, bad
+    groups = [([ok[p][0] for p in pos], batch) for pos, batch in group_by_size([t for _, t in ok])]
+    return groups, bad
 
 
 class Embedder:
@@ -88,6 +89,8 @@ class Embedder:
     video : how videos become samples (fps, clips of frames, keyframes only); see
         :class:`labelscout.sources.video.VideoOptions`. For videos, ``workers`` is the
         number of decoding threads (None: one per core; 0: decode in the calling thread).
+    runtime : "auto" (ONNX Runtime on the CPU for EfficientNet-Lite models when
+        ``onnxruntime`` is installed, else PyTorch), "torch" or "onnx" (CPU only).
     """
 
     def __init__(
@@ -105,11 +108,16 @@ class Embedder:
         flush_seconds: float = 5.0,
         progress: bool | None = None,
         video: VideoOptions | None = None,
+        runtime: str = "auto",
     ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"The 'batch_size' parameter of Embedder must be an int >= 1. Got {batch_size!r} instead.")
         if workers is not None and (not isinstance(workers, int) or workers < 0):
             raise ConfigError(f"The 'workers' parameter of Embedder must be an int >= 0 or None. Got {workers!r} instead.")
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"The 'runtime' parameter of Embedder must be one of {set(RUNTIMES)}. Got {runtime!r} instead.")
+        self.runtime = runtime
+        self._onnx: OnnxEmbedder | None = None
         self.model = model
         self.arch, self.weights, self.input_size = arch, weights, input_size
         self.device = device
@@ -135,20 +143,51 @@ class Embedder:
         if self._device is None:
             self._device = resolve_device(self.device)
             self.loaded.module.to(self._device)
+            if self._device.type == "cpu":
+                # depthwise convolutions (EfficientNet-Lite) run faster on the CPU in NHWC layout
+                self.loaded.module.to(memory_format=torch.channels_last)
         return self._device
 
     @property
     def preprocess(self) -> Preprocess:
-        return Preprocess(self.loaded.input_size, self.loaded.resize_size)
+        m = self.loaded
+        return Preprocess(m.input_size, m.resize_size, m.small_input_size, m.small_side, m.resample)
 
     def cache(self) -> EmbeddingCache:
         return EmbeddingCache(self.cache_dir, self.loaded.fingerprint_key, self.loaded.fingerprint)
+
+    @property
+    def runtime_name(self) -> str:
+        """The runtime that actually runs the network: "onnxruntime" or "torch"."""
+        return "onnxruntime" if self._onnx_runtime() is not None else "torch"
+
+    def _onnx_runtime(self) -> OnnxEmbedder | None:
+        if self._onnx is not None:
+            return self._onnx
+        if self.runtime == "torch":
+            return None
+        on_cpu = self.torch_device.type == "cpu"
+        if self.runtime == "onnx":
+            if not on_cpu:
+                raise ConfigError(f"runtime 'onnx' runs on the CPU only; the device is {self.torch_device}.",
+                                  hint="Use --device cpu, or runtime 'torch' on a GPU.")
+            if not onnxruntime_available():
+                raise ConfigError("runtime 'onnx' needs the onnxruntime package.", hint="pip install onnxruntime")
+        elif not (on_cpu and onnxruntime_available() and self.loaded.extra.get("onnx", False)):
+            return None
+        self._onnx = OnnxEmbedder(self.loaded.module, self.loaded.fingerprint_key)
+        return self._onnx
 
     @torch.inference_mode()
     def forward_uint8(self, batch_u8: torch.Tensor) -> np.ndarray:
         """(B, 3, s, s) uint8 -> (B, D) float32 embeddings."""
         dev = self.torch_device
         x = normalize_batch(batch_u8.to(dev, non_blocking=True), self.loaded.mean, self.loaded.std)
+        onnx = self._onnx_runtime()
+        if onnx is not None:
+            return onnx(x)
+        if dev.type == "cpu" and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         if dev.type == "cuda":
             with torch.autocast("cuda", dtype=torch.bfloat16):
                 out = self.loaded.module(x)
@@ -161,12 +200,13 @@ class Embedder:
     def embed_pictures(self, pictures: Sequence[Any]) -> np.ndarray:
         """Embed in-memory PIL images or (H, W, 3) uint8 arrays; returns (n, D) float32."""
         pre = self.preprocess
-        out = []
+        out = np.empty((len(pictures), self.loaded.embedding_dim), np.float32)
         for s in range(0, len(pictures), self.batch_size):
             chunk = pictures[s : s + self.batch_size]
-            batch = torch.stack([pre.array(p) if isinstance(p, np.ndarray) else pre(p.convert("RGB")) for p in chunk])
-            out.append(self.forward_uint8(batch))
-        return np.concatenate(out) if out else np.empty((0, self.loaded.embedding_dim), np.float32)
+            tensors = [pre.array(p) if isinstance(p, np.ndarray) else pre(p.convert("RGB")) for p in chunk]
+            for pos, batch in group_by_size(tensors):
+                out[[s + p for p in pos]] = self.forward_uint8(batch)
+        return out
 
     # -- collections -------------------------------------------------------------------
     def embed(self, source: str | Path | Collection) -> EmbedResult:
@@ -258,6 +298,7 @@ class Embedder:
             "embed_images_per_s": round(n_new / t_embed, 1) if n_new and t_embed > 0 else None,
             "total_s": round(time.perf_counter() - t_start, 3),
             "device": str(self.torch_device),
+            "runtime": self.runtime_name,
             "batch_size": self.batch_size,
             "multi_frame_images": len(multi),
             "multi_frame_policy": "first frame used",
@@ -298,18 +339,20 @@ class Embedder:
         with progress_bar("embedding", total=len(todo), progress=self.progress, unit="images") as bar, \
                 contextlib.ExitStack() as finished:
             finished.callback(flush)
-            for idx, batch, bad_items in loader:
+            for groups, bad_items in loader:
                 for i, reason, detail in bad_items:
                     bad.append({"id": todo[i][0], "reason": reason, "detail": detail})
-                if batch is not None:
+                n_done = len(bad_items)
+                for idx, batch in groups:
                     out = self.forward_uint8(batch)
                     batch_keys = [todo[i][1] for i in idx]
                     for k, v in zip(batch_keys, out):
                         vectors[k] = v
                     pending_keys += batch_keys
                     pending_vecs.append(out)
+                    n_done += len(idx)
                 # flush on batch boundaries only: a resumed run then forms the same batches
                 if time.monotonic() - last_flush >= self.flush_seconds:
                     flush()
-                bar.advance(len(idx) + len(bad_items))
+                bar.advance(n_done)
         return bad

