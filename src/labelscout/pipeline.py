@@ -252,9 +252,17 @@ def report_of_run(ctx: RunContext) -> None:
         ctx.record.extra["report_error"] = f"{type(exc).__name__}: {exc}"
 
 
+def _uses_predictions(selector: Any) -> bool:
+    """A prediction-based strategy, or a combination with such a component."""
+    from .strategies import STRATEGIES
+
+    return bool(getattr(selector, "uses_predictions", False)) or any(
+        getattr(STRATEGIES.get(c), "uses_predictions", False) for c in (getattr(selector, "strategies", None) or {}))
+
+
 def check_model_inputs(selector: Any, cfg: Any) -> None:
     """Prediction inputs only for strategies that use them (before anything runs)."""
-    uses = bool(getattr(selector, "uses_predictions", False))
+    uses = _uses_predictions(selector)
     given = [name for name in ("predictions", "features", "validation") if getattr(cfg, name)]
     if given and not uses:
         raise ConfigError(f"--{given[0]} is used by the prediction-based strategies (uncertainty, badge, fisher-match); "
@@ -273,7 +281,7 @@ def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *,
     parameters. Recorded in run.json."""
     from .sources.predictions import load_features, load_predictions
 
-    if not getattr(selector, "uses_predictions", False):
+    if not _uses_predictions(selector):
         return {}
     record = ctx.record
     out: dict[str, Any] = {}
