@@ -22,13 +22,13 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from .._validation import Interval, check_embeddings
+from .._validation import Interval
 from ..errors import InputError
 from ..models.logistic_head import HeadPredictions, LogisticHead, fit_logistic_head, unit_rows
 from ..pool import Pool
-from ._base import BaseSelector, ComponentScores, as_index_array, as_pool
+from ._base import BaseSelector, ComponentScores, as_pool
 
-__all__ = ["ModelView", "PredictiveSelector", "model_view", "HEAD_CONSTRAINTS", "gradient_factors", "onehot_residual"]
+__all__ = ["ModelView", "PredictiveSelector", "model_view", "HEAD_CONSTRAINTS", "gradient_factors", "onehot_residual", "top_n"]
 
 #: parameters of the fallback head, shared by every prediction-based strategy
 HEAD_CONSTRAINTS = {
@@ -218,14 +218,3 @@ def top_n(scores: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
     """The ``n`` candidates with the highest scores, ties to the lower index."""
     key = np.where(candidates, -np.asarray(scores, dtype=np.float64), np.inf)
     return np.lexsort((np.arange(key.size), key))[:n]
-
-
-def check_matrix(values: Any, name: str, n_cols: int | None = None) -> np.ndarray:
-    """A finite 2-D float array (for validation vectors and probabilities given as parameters)."""
-    A = check_embeddings(np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values, name=name)
-    if n_cols is not None and A.shape[1] != n_cols:
-        raise InputError(f"{name} must have {n_cols} columns; got shape {A.shape}.")
-    return A
-
-
-__all__ += ["top_n", "check_matrix", "as_index_array"]
