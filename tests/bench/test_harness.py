@@ -16,7 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _selection_contract import REQUIRED
+from _selection_contract import LABELED, REQUIRED
 from labelscout.bench.harness import load_cells, run_probe_benchmark, stratified_subset
 from labelscout.bench.methods import parse_method, parse_methods, transform_space
 from labelscout.errors import ConfigError, InputError
@@ -212,9 +212,19 @@ def test_prefix_consistent_strategies_really_are(name, seed, n_small, extra):
     X = rng.normal(size=(60, 5)).astype(np.float32)
     cls = STRATEGIES[name]
     params = {**REQUIRED.get(name, {}), **({"seed": seed} if "seed" in cls._param_names() else {})}
+    # prediction-based strategies get predictions (fisher-match's validation rows: labels); vaal a labeled sample
     labels = rng.integers(0, 3, 60).tolist() if cls.requires_labels else None
-    big = cls(n=n_small + extra, **params).fit(X, labels=labels).selected_
-    small = cls(n=n_small, **params).fit(X, labels=labels).selected_
+    extra_fit = {"exclude": LABELED.get(name)}
+    if getattr(cls, "uses_predictions", False):
+        P = rng.dirichlet(np.ones(3), 60)
+        extra_fit["predictions"] = P
+        if name == "fisher-match":  # an outside validation set with the model's view of it
+            params = {"validation_vectors": X[:6] + 0.1, "validation_labels": ["0", "1", "2"] * 2,
+                      "validation_probabilities": P[:6], "seed": seed}
+    if name == "vaal":
+        params["steps"] = 5  # the claim is about the ranking, not about a well-trained game
+    big = cls(n=n_small + extra, **params).fit(X, labels=labels, **extra_fit).selected_
+    small = cls(n=n_small, **params).fit(X, labels=labels, **extra_fit).selected_
     np.testing.assert_array_equal(small, big[:n_small])
 
 
