@@ -223,6 +223,17 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
     atomic_write_json(config_path, config)
     todo = [(p, s, r) for r in range(repeats) for p in pools for s in strategies]
     computed = 0
+
+    def write_summary() -> dict[str, Any]:
+        # after every trajectory, so a run stopped by a time limit still leaves its tables
+        cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
+        summary = _finite(summarize_active(cells, confidence=confidence))
+        record = {"command": command, "config": config, "computed_now": computed,
+                  "seconds": round(time.perf_counter() - t_start, 1), "versions": package_versions(), "summary": summary}
+        atomic_write_json(out / "active.json", record)
+        atomic_write_text(out / "active.md", active_markdown(summary, config, command=command))
+        return record
+
     with progress_bar("active-learning trajectories", len(todo), progress) as bar:
         for pool, strategy, r in todo:
             tag = strategy + ("" if not params.get(strategy) else "-" + "-".join(f"{k}={v}" for k, v in sorted(params[strategy].items())))
@@ -235,14 +246,9 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
                         "seconds": round(time.perf_counter() - t0, 2), **traj}
                 atomic_write_json(path, cell)
                 computed += 1
+                write_summary()
             bar.advance(1)
-    cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
-    summary = _finite(summarize_active(cells, confidence=confidence))
-    record = {"command": command, "config": config, "computed_now": computed, "seconds": round(time.perf_counter() - t_start, 1),
-              "versions": package_versions(), "summary": summary}
-    atomic_write_json(out / "active.json", record)
-    atomic_write_text(out / "active.md", active_markdown(summary, config, command=command))
-    return record
+    return write_summary()
 
 
 def summarize_active(cells: Sequence[dict[str, Any]], confidence: float = 0.95) -> list[dict[str, Any]]:
