@@ -64,7 +64,10 @@ def _check_lines(odd: str):
         text = (out / "selection.txt").read_bytes().decode("utf-8")  # strict UTF-8
         assert text.count("\n") == len(ids)
         assert read_id_file(out / "selection.txt") == ids == read_id_file(out / "selection.csv")
-        line = next(ln for ln in text.split("\n") if ln.startswith('"'))  # the escaped line
+        from labelscout.runs.ids import decode_id
+
+        line = next(ln for ln in text.split("\n") if ln and decode_id(ln) == odd)
+        assert line.startswith('"')  # written escaped
         (out.parent / "excl.txt").write_text(line + "\n")
         from labelscout import api
 
@@ -94,7 +97,7 @@ def _check_collection(**expected):
 
 def _check_embedding(**expected):
     def check(out: Path, env: Env) -> None:
-        emb = json.loads((out / "run.json").read_text())["embedding"]
+        emb = json.loads(next(p for p in (out / "run.json", out / "inspect.json") if p.is_file()).read_text())["embedding"]
         for k, v in expected.items():
             assert emb[k] == v, (k, emb[k])
     return check
@@ -313,7 +316,9 @@ def test_bad_input(case: Case, corpus_base, small_model_dir, tmp_path, capsys):
         if code == 1:
             assert said.strip().startswith("error:") or "\nerror:" in said, said
     else:
-        record = json.loads((env.out / "run.json").read_text())
+        # inspect keeps its own record (inspect.json) beside a selection's run.json
+        record_file = "inspect.json" if case.args(env)[0] == "inspect" else "run.json"
+        record = json.loads((env.out / record_file).read_text())
         assert record["status"] == "finished"
         skipped = {s["id"]: s["reason"] for s in record["skipped"]}
         assert skipped == case.reasons, skipped

@@ -121,8 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         if as_process:  # worker threads stuck in a read are not waited for
             _hard_exit(interrupted, 130)
         _fail(interrupted, code=130)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode did: main() always exits
 
 
 def _show_usage_error(exc: "click.exceptions.ClickException") -> None:
