@@ -27,7 +27,7 @@ table() {  # DATA EMB OUT RESULT
   $LS bench probe --data "$1" --methods "$ALL" --budgets 500,1000,5000,10000 --repeats 10,10,5,5 $PROBE --embedding default="$2" --out "$3"
 }
 results() {
-  python benchmarks/probe_results_json.py "$1" "$2" --command "benchmarks/probe_cpu_tables.sh $*" --cpu-flags "$WORK/cpu-flags.txt"
+  python benchmarks/probe_results_json.py "$1" "$2" --command "benchmarks/probe_cpu_tables.sh $*" --cpu-flags "$WORK/cpu-flags.txt" --markdown "$1/summary-now.md"
 }
 
 for stage in $STAGES; do
