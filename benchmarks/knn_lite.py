@@ -129,23 +129,24 @@ def _sqrtw(bank: np.ndarray, d: int):
 
 
 def candidates(model: EfficientNetLite, bank_plain: np.ndarray, bank_f: np.ndarray, dims: list[int]) -> dict[str, object]:
-    """Name -> function from (plain, flipped) features to embeddings."""
-    out: dict[str, object] = {"raw": lambda p, f: p, "flip": lambda p, f: (p + f) / 2}
+    """Name -> factory of a function from (plain, flipped) features to embeddings (fitted only when asked for)."""
+    def on_flip(make):
+        return lambda: (lambda pr: lambda p, f: pr((p + f) / 2))(make())
+
+    def on_plain(make):
+        return lambda: (lambda pr: lambda p, f: pr(p))(make())
+
+    out: dict[str, object] = {"raw": lambda: (lambda p, f: p), "flip": lambda: (lambda p, f: (p + f) / 2)}
     for d in dims:
-        proj = classifier_projection(model, d)
-        out[f"fc{d}"] = (lambda pr: lambda p, f: pr(p))(proj)
-        out[f"flip_fc{d}"] = (lambda pr: lambda p, f: pr((p + f) / 2))(proj)
-        pca = _pca(bank_f, d, False)
-        out[f"flip_pca{d}"] = (lambda pr: lambda p, f: pr((p + f) / 2))(pca)
-        pcaw = _pca(bank_f, d, True)
-        out[f"flip_pcaw{d}"] = (lambda pr: lambda p, f: pr((p + f) / 2))(pcaw)
-        rng = np.random.default_rng(0)
-        r = rng.standard_normal((bank_f.shape[1], d)).astype(np.float32) / np.sqrt(d)
-        out[f"flip_rp{d}"] = (lambda rr: lambda p, f: ((p + f) / 2) @ rr)(r)
-        sq = _sqrtw(bank_plain, d)
-        out[f"sqrtw{d}"] = (lambda pr: lambda p, f: pr(p))(sq)
-        sqf = _sqrtw(bank_f, d)
-        out[f"flip_sqrtw{d}"] = (lambda pr: lambda p, f: pr((p + f) / 2))(sqf)
+        out[f"fc{d}"] = on_plain(lambda d=d: classifier_projection(model, d))
+        out[f"flip_fc{d}"] = on_flip(lambda d=d: classifier_projection(model, d))
+        out[f"flip_pca{d}"] = on_flip(lambda d=d: _pca(bank_f, d, False))
+        out[f"flip_pcaw{d}"] = on_flip(lambda d=d: _pca(bank_f, d, True))
+        rp = lambda d=d: (lambda r: lambda x: x @ r)(
+            np.random.default_rng(0).standard_normal((bank_f.shape[1], d)).astype(np.float32) / np.sqrt(d))
+        out[f"flip_rp{d}"] = on_flip(rp)
+        out[f"sqrtw{d}"] = on_plain(lambda d=d: _sqrtw(bank_plain, d))
+        out[f"flip_sqrtw{d}"] = on_flip(lambda d=d: _sqrtw(bank_f, d))
     return out
 
 
@@ -192,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             qp, qf, t_query = cached_features(model, variant, size, args.filter, "test", test_files, store)
             run = {"variant": variant, "input_size": size, "extract_s": round(t_bank + t_query, 1),
                    "extract_images_per_s_with_flip": round((len(bp) + len(qp)) / (t_bank + t_query), 1), "knn": {}}
-            for name, fn in candidates(model, bp, (bp + bf) / 2, dims).items():
+            for name, make in candidates(model, bp, (bp + bf) / 2, dims).items():
                 if only and name not in only:
                     continue
+                fn = make()
                 b, q = fn(bp, bf), fn(qp, qf)
                 run["knn"][name] = {f"k{k}": round(knn_accuracy(b, train_y, q, test_y, k=k, temperature=0.1), 4) for k in (20, 200)}
                 print(variant, size, name, b.shape[1], run["knn"][name], flush=True)

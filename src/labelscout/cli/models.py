@@ -25,7 +25,8 @@ def models_command(
         echo_result(json.dumps([r.to_json() for r in rows], indent=2))
         return
     table = Table(title="Models (--model NAME)", show_lines=False)
-    for col in ("name", "source", "licence", "input size", "dim", "weights here", "to get the weights"):
+    table.add_column("name", no_wrap=True)  # names are what users copy into --model
+    for col in ("source", "licence", "input size", "dim", "weights here", "to get the weights"):
         table.add_column(col, overflow="fold")
     for r in rows:
         cells = (r.name + (" (default)" if r.default else ""), r.source, r.licence, r.input_size, r.embedding_dim,
