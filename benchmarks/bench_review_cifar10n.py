@@ -68,7 +68,10 @@ def main() -> None:
         train = {ln.split(",", 1)[0] for ln in fh}
     rows = np.array([i for i, sid in enumerate(emb.ids) if sid in train or f"train/{sid}" in train], dtype=np.int64)
     ids = [emb.ids[i] for i in rows]
-    cols = read_noisy_labels(args.labels, ids, [args.given, args.truth])
+    cols = read_noisy_labels(args.labels, ids, [args.given, args.truth, "index"])
+    # file order = the original CIFAR order (the CSV's index column), not the ids' sorted paths:
+    # the folders of this archive are the clean classes, so path order would group by truth
+    file_rank = np.argsort(np.array([int(v) for v in cols["index"]]), kind="stable")
     given, truth = cols[args.given], cols[args.truth]
     is_error = np.array([g != t for g, t in zip(given, truth)])
     X = unit_rows(np.asarray(emb.vectors)[rows])  # what open_review hands the detector
@@ -97,11 +100,11 @@ def main() -> None:
 
     n = len(ids)
     within_ours = {c: ours.members(j) for j, c in enumerate(classes)}
-    within_file = {c: np.flatnonzero(y == j) for j, c in enumerate(classes)}
+    within_file = {c: file_rank[y[file_rank] == j] for j, c in enumerate(classes)}
     within_cl = {c: np.flatnonzero(y == j)[np.argsort(-cl_scores[y == j], kind="stable")] for j, c in enumerate(classes)}
     orders = {
         "ours (class by class, misfits first)": per_class_order(ours.scores, y),
-        "file order": np.arange(n),
+        "file order": file_rank,
         "cleanlab (one global ranking)": np.argsort(-cl_scores, kind="stable"),
         "cleanlab (class by class)": per_class_order(cl_scores, y),
     }
