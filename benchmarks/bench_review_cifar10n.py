@@ -31,6 +31,7 @@ from labelscout.bench.label_errors import read_noisy_labels
 from labelscout.bench.review_order import found_curve, per_class_order, share_wrong_in_first, viewed_to_find
 from labelscout.detectors.label_errors import LabelErrorDetector, _unit, logistic_posterior
 from labelscout.review.misfits import misfits_from_posterior
+from labelscout.review.session import CACHE_DIR, misfits_cache_key, unit_rows
 from labelscout.runs.atomic import atomic_path, atomic_write_json
 from labelscout.sources.precomputed import load_precomputed
 
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--truth", default="clean")
     ap.add_argument("--first", type=int, default=50, help="images per class for the 'share wrong among the first' table")
     ap.add_argument("--out", required=True, help="results JSON; the plot goes beside it (.png)")
+    ap.add_argument("--review-run", default=None, help="also store our scores as the misfit cache of a review run folder "
+                    "(bench_review_open.py then opens it without scoring again)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -65,10 +68,13 @@ def main() -> None:
         train = {ln.split(",", 1)[0] for ln in fh}
     rows = np.array([i for i, sid in enumerate(emb.ids) if sid in train or f"train/{sid}" in train], dtype=np.int64)
     ids = [emb.ids[i] for i in rows]
-    cols = read_noisy_labels(args.labels, ids, [args.given, args.truth])
+    cols = read_noisy_labels(args.labels, ids, [args.given, args.truth, "index"])
+    # file order = the original CIFAR order (the CSV's index column), not the ids' sorted paths:
+    # the folders of this archive are the clean classes, so path order would group by truth
+    file_rank = np.argsort(np.array([int(v) for v in cols["index"]]), kind="stable")
     given, truth = cols[args.given], cols[args.truth]
     is_error = np.array([g != t for g, t in zip(given, truth)])
-    X = _unit(np.asarray(emb.vectors)[rows])
+    X = unit_rows(np.asarray(emb.vectors)[rows])  # what open_review hands the detector
     timings = {"load": round(time.perf_counter() - t0, 2)}
 
     # ours: the detector's ensemble = mean of its kNN and out-of-fold logistic posteriors (the
@@ -79,9 +85,14 @@ def main() -> None:
     y = np.array([classes.index(g) for g in given])
     timings["knn"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    lr = logistic_posterior(X, y, len(classes), cv_folds=5, seed=0)
+    lr = logistic_posterior(_unit(X), y, len(classes), cv_folds=5, seed=0)  # as LabelErrorDetector.fit does
     timings["logistic"] = round(time.perf_counter() - t, 2)
-    ours = misfits_from_posterior(0.5 * (knn.posterior_ + lr), classes, given, "embeddings")
+    ours = misfits_from_posterior(0.5 * (knn.posterior_ + lr), classes, given, "embeddings",
+                                  {"detector": "label-errors", "params": LabelErrorDetector().get_params()})
+    if args.review_run:
+        cache = Path(args.review_run) / CACHE_DIR
+        cache.mkdir(parents=True, exist_ok=True)
+        ours.save(cache, misfits_cache_key(X, ids, given, "ensemble", 0))
 
     from cleanlab.rank import get_label_quality_scores
 
@@ -89,11 +100,11 @@ def main() -> None:
 
     n = len(ids)
     within_ours = {c: ours.members(j) for j, c in enumerate(classes)}
-    within_file = {c: np.flatnonzero(y == j) for j, c in enumerate(classes)}
+    within_file = {c: file_rank[y[file_rank] == j] for j, c in enumerate(classes)}
     within_cl = {c: np.flatnonzero(y == j)[np.argsort(-cl_scores[y == j], kind="stable")] for j, c in enumerate(classes)}
     orders = {
         "ours (class by class, misfits first)": per_class_order(ours.scores, y),
-        "file order": np.arange(n),
+        "file order": file_rank,
         "cleanlab (one global ranking)": np.argsort(-cl_scores, kind="stable"),
         "cleanlab (class by class)": per_class_order(cl_scores, y),
     }

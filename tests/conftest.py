@@ -78,3 +78,22 @@ def small_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, driven by Playwright) for every browser test of the
+    session: a second sync Playwright cannot start while one is open in the same thread."""
+    import tempfile
+
+    from _browser import CHROMIUM_ARGS, chromium_or_skip
+
+    path = chromium_or_skip()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package (test extra) is not installed")
+    profile = tempfile.mkdtemp(prefix="labelscout-chromium-")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(profile, executable_path=path, headless=True, args=CHROMIUM_ARGS,
+                                                       viewport={"width": 1360, "height": 900})
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)

@@ -10,9 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,46 +21,11 @@ from labelscout.results import Issues
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BACKGROUND = (251, 251, 253)  # the map canvas
 
 
-def _find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = _find_chromium()
-    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "chromium"]):
-            subprocess.run(cmd, env=env, capture_output=True, timeout=900, check=False)
-            path = _find_chromium()
-            if path:
-                break
-    if path is None:
-        pytest.skip("headless Chromium is not installed and could not be installed here "
-                    "(install Debian's `chromium` package: apt-get install -y chromium)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser(chromium):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package (test extra) is not installed")
-    profile = tempfile.mkdtemp(prefix="labelscout-chromium-")
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True,
-                                                       args=CHROMIUM_ARGS, viewport={"width": 1360, "height": 900})
-        yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
+# `browser`: one headless Chromium for the whole session, from tests/conftest.py (a second
+# Playwright instance cannot run while another is open in the same thread)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def open_command(
     label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column name in the --labels CSV."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="A model's class probabilities per sample (CSV / parquet with an id column and one column per class, or .npy + ids): they order each class and show what the model believed."),
     logits: bool = typer.Option(False, "--logits", help="The --predictions values are raw scores (soft-maxed), not probabilities."),
-    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Precomputed embeddings of IMAGES (.npy with --ids, CSV / parquet, or a saved embeddings folder) instead of embedding them."),
+    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Precomputed embeddings of IMAGES (.npy with --ids, or a CSV / parquet table with an id column) instead of embedding them."),
     ids: Optional[Path] = typer.Option(None, "--ids", help="Ids of the --embeddings .npy rows (default: ids.txt next to it)."),
     reviewer: Optional[str] = typer.Option(None, "--reviewer", help="Name stored with every decision (default $LABELSCOUT_REVIEWER or the login name); a page may override it with ?reviewer=NAME."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but 127.0.0.1 / localhost needs --token."),

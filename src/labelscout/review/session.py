@@ -23,7 +23,7 @@ from .misfits import Misfits, misfits_from_embeddings, misfits_from_predictions
 from .store import Decision, DecisionStore, conflicting
 from .thumbs import ThumbnailCache
 
-__all__ = ["ReviewSession", "open_review", "default_reviewer", "CACHE_DIR"]
+__all__ = ["ReviewSession", "open_review", "default_reviewer", "misfits_cache_key", "unit_rows", "CACHE_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,16 @@ def default_reviewer() -> str:
         return "reviewer"
 
 
-def _unit(X: np.ndarray) -> np.ndarray:
+def misfits_cache_key(vectors: np.ndarray, ids: Sequence[str], given: Sequence[str], method: str, seed: int) -> str:
+    """What cached misfit scores were computed from: the unit vectors, ids, labels, method."""
+    from ..report.cache import digest
+    from ..space.cache import vectors_fingerprint
+
+    return digest(vectors_fingerprint(vectors, list(ids)), list(given), method, seed)
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32; zero rows stay zero)."""
     X = np.asarray(X, dtype=np.float32)
     n = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(n > 0, n, 1.0)
@@ -239,9 +248,7 @@ def open_review(
     without them the label-error detector's posterior from the embeddings does.
     ``embeddings`` (+ ``ids``): precomputed vectors instead of embedding ``images``.
     """
-    from ..report.cache import digest
     from ..sources.labels import resolve_labels
-    from ..space.cache import vectors_fingerprint
 
     t0 = time.perf_counter()
     root = Path(images)
@@ -268,14 +275,14 @@ def open_review(
                          hint="Check that the label file's ids are paths relative to IMAGES.")
     sample_ids = [emb.ids[i] for i in rows]
     given = [str(label_values[i]) for i in rows]
-    vectors = _unit(np.asarray(emb.vectors[rows] if rows.size < len(emb) else emb.vectors))
+    vectors = unit_rows(np.asarray(emb.vectors[rows] if rows.size < len(emb) else emb.vectors))
     cache = out / CACHE_DIR
     cache.mkdir(exist_ok=True)
     with record.timer("misfits"):
         if predictions is not None:
             misfits = misfits_from_predictions(predictions, sample_ids, given, logits=logits)
         else:
-            key = digest(vectors_fingerprint(vectors, sample_ids), given, method, seed)
+            key = misfits_cache_key(vectors, sample_ids, given, method, seed)
             misfits = Misfits.load(cache, key)
             record.extra["misfits_cached"] = misfits is not None
             if misfits is None:
