@@ -27,7 +27,10 @@ def worker_command(
     if bad or not wanted:
         raise typer.BadParameter(f"queues must be among {', '.join(QUEUES)}; got {queues!r}", param_hint="--queues")
     settings = ServiceSettings.from_env(data_dir=data_dir, broker_url=broker, database_url=database)
+    from ..service.tasks import warm_up
+
     celery = make_celery(settings)
+    warm_up()
     argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", ",".join(wanted),
             "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     if name:

@@ -152,7 +152,7 @@ def _library_checks(kind: str, config: dict[str, Any], pool_size: int | None) ->
         if pool_size is not None:
             try:
                 resolve_n(config["n"], pool_size)
-            except ConfigError as exc:
+            except (ConfigError, InputError) as exc:
                 raise ParamError("n", str(exc)) from None
         if config["labels"] not in ("auto", "folders", "none"):
             raise ConfigError("The 'labels' parameter must be auto, folders or none in a job (a labels CSV is part of "

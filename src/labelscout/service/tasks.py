@@ -124,16 +124,18 @@ def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str)
 
 # -- the supervisor ------------------------------------------------------------------------
 _context = None
+_context_lock = threading.Lock()
 
 
 def _mp_context():
     """forkserver with the library preloaded: a task process starts in milliseconds, not
     after a fresh torch import, and never inherits the server's threads."""
     global _context
-    if _context is None:
-        _context = mp.get_context("forkserver")
-        _context.set_forkserver_preload(["labelscout.api", "labelscout.service.tasks"])
-    return _context
+    with _context_lock:
+        if _context is None:
+            _context = mp.get_context("forkserver")
+            _context.set_forkserver_preload(["labelscout.api", "labelscout.service.tasks"])
+        return _context
 
 
 def _noop() -> None:

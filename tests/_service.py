@@ -1,0 +1,104 @@
+"""Helpers for the service tests: tiny real datasets, reachability of Redis / PostgreSQL,
+a client that waits for jobs, worker processes."""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "cifar10-sample"  # real CIFAR-10 JPEGs shipped in the repository
+REDIS_URL = os.environ.get("LABELSCOUT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+PG_URL = os.environ.get("LABELSCOUT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def sample_images(n: int) -> list[Path]:
+    """``n`` real JPEGs, taken round-robin from the sample's class folders (stable order)."""
+    classes = sorted(p for p in SAMPLE.iterdir() if p.is_dir())
+    per_class = [sorted(c.glob("*.jpg")) for c in classes]
+    out, i = [], 0
+    while len(out) < n:
+        for files in per_class:
+            if i < len(files) and len(out) < n:
+                out.append(files[i])
+        i += 1
+    return out
+
+
+def images_zip(n: int, extra: dict[str, bytes] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for p in sample_images(n):
+            z.write(p, p.relative_to(SAMPLE).as_posix())
+        for name, data in (extra or {}).items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def copy_images(n: int, dest: Path) -> Path:
+    for p in sample_images(n):
+        target = dest / p.relative_to(SAMPLE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(p.read_bytes())
+    return dest
+
+
+def reachable(url: str, default_port: int) -> str | None:
+    """None when ``url``'s server accepts TCP connections, else why not."""
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    try:
+        with socket.create_connection((u.hostname or "127.0.0.1", u.port or default_port), timeout=1):
+            return None
+    except OSError as exc:
+        return f"{url} is unreachable ({exc}); start the server to run this test"
+
+
+def postgres_schema_url() -> tuple[str, str]:
+    """A URL whose search_path is a fresh schema, so each test run has its own tables."""
+    import sqlalchemy as sa
+
+    schema = f"ls_test_{uuid.uuid4().hex[:10]}"
+    eng = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as c:
+        c.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    eng.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", schema
+
+
+def drop_postgres_schema(schema: str) -> None:
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as c:
+        c.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    eng.dispose()
+
+
+def wait_job(client, headers: dict, job_id: str, timeout: float = 120, until=("succeeded", "failed", "cancelled")) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        if job["status"] in until:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
+        time.sleep(0.2)
+
+
+def start_worker(name: str, data_dir: Path, broker: str, database: str, env_extra: dict | None = None,
+                 log: Path | None = None) -> subprocess.Popen:
+    """A real ``labelscout worker`` process (its own process group, so kill -9 takes all of it)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **(env_extra or {})}
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "labelscout", "worker", "--broker", broker, "--data-dir", str(data_dir),
+         "--database", database, "--queues", "cpu", "--name", f"{name}@%h"],
+        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
