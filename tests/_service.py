@@ -18,31 +18,32 @@ REDIS_URL = os.environ.get("LABELSCOUT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("LABELSCOUT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def sample_images(n: int) -> list[Path]:
-    """``n`` real JPEGs, taken round-robin from the sample's class folders (stable order)."""
+def sample_images(n: int, skip: int = 0) -> list[Path]:
+    """``n`` real JPEGs (after the first ``skip``), taken round-robin from the sample's class
+    folders (stable order)."""
     classes = sorted(p for p in SAMPLE.iterdir() if p.is_dir())
     per_class = [sorted(c.glob("*.jpg")) for c in classes]
     out, i = [], 0
-    while len(out) < n:
+    while len(out) < n + skip and i < max(map(len, per_class)):
         for files in per_class:
-            if i < len(files) and len(out) < n:
+            if i < len(files) and len(out) < n + skip:
                 out.append(files[i])
         i += 1
-    return out
+    return out[skip:]
 
 
-def images_zip(n: int, extra: dict[str, bytes] | None = None) -> bytes:
+def images_zip(n: int, extra: dict[str, bytes] | None = None, skip: int = 0) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        for p in sample_images(n):
+        for p in sample_images(n, skip):
             z.write(p, p.relative_to(SAMPLE).as_posix())
         for name, data in (extra or {}).items():
             z.writestr(name, data)
     return buf.getvalue()
 
 
-def copy_images(n: int, dest: Path) -> Path:
-    for p in sample_images(n):
+def copy_images(n: int, dest: Path, skip: int = 0) -> Path:
+    for p in sample_images(n, skip):
         target = dest / p.relative_to(SAMPLE)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(p.read_bytes())

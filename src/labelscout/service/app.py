@@ -231,17 +231,19 @@ def _job_view(job: dict) -> dict:
     """A job as the API shows it: status, progress by stage, timings, error with hint."""
     shards = [t for t in job["tasks"] if t["name"] != "final"]
     final = next(t for t in job["tasks"] if t["name"] == "final")
+    # the final task's stage is named by the job's kind; an embed job's final task gathers the shards
+    stage = "gather" if job["kind"] == "embed" else job["kind"]
     progress = {}
     if shards:
         progress["embed"] = {"done": sum(t["status"] == "done" for t in shards), "total": len(shards),
                              "running": sum(t["status"] == "running" for t in shards)}
-    progress[job["kind"]] = {"status": final["status"]}
+    progress[stage] = {"status": final["status"]}
     end = job["finished_at"] or time.time()
     timings = {
         "queued_s": round((job["started_at"] or end) - job["created_at"], 3),
         "run_s": round(end - job["started_at"], 3) if job["started_at"] else None,
         "embed_shards_s": round(sum(t["seconds"] or 0 for t in shards), 3) if shards else None,
-        f"{job['kind']}_s": final["seconds"],
+        f"{stage}_s": final["seconds"],
     }
     return {
         "id": job["id"], "kind": job["kind"], "dataset": job["dataset_id"], "status": job["status"],
