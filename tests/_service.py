@@ -12,6 +12,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import httpx
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "cifar10-sample"  # real CIFAR-10 JPEGs shipped in the repository
 REDIS_URL = os.environ.get("LABELSCOUT_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -103,3 +105,26 @@ def start_worker(name: str, data_dir: Path, broker: str, database: str, env_extr
         [sys.executable, "-m", "labelscout", "worker", "--broker", broker, "--data-dir", str(data_dir),
          "--database", database, "--queues", "cpu", "--name", f"{name}@%h"],
         env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_process(data_dir, port, log, *args: str) -> subprocess.Popen:
+    """A real ``labelscout serve`` process (its own process group), once it answers health checks."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "LABELSCOUT_HEARTBEAT_S": "0.5"}
+    p = subprocess.Popen([sys.executable, "-m", "labelscout", "serve", "--data-dir", str(data_dir), "--port", str(port),
+                          "--workers", "1", "--shard-size", "8", *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return p
+        except httpx.TransportError:
+            time.sleep(0.2)
+    p.kill()
+    raise AssertionError(f"the server did not come up: {open(log.name).read()[-2000:]}")

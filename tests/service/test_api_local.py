@@ -74,6 +74,13 @@ def test_upload_select_files_equal_the_library_run(local_service, dataset, tmp_p
         assert c.get(f"{API}/jobs/{job['id']}/files/{bad}", headers=h).status_code == 404
     listed = c.get(f"{API}/jobs", headers=h, params={"status": "succeeded"}).json()["jobs"]
     assert job["id"] in [j["id"] for j in listed] and all(j["status"] == "succeeded" for j in listed)
+    # the report of that run, as a job of its own
+    bad = c.post(f"{API}/jobs", headers=h, json={"kind": "report", "params": {"job": dataset["id"]}})
+    assert bad.status_code == 422 and bad.json()["detail"]["param"] == "job"
+    rep = c.post(f"{API}/jobs", headers=h, json={"kind": "report", "params": {"job": job["id"]}}).json()
+    assert wait_job(c, h, rep["id"])["status"] == "succeeded"
+    page = c.get(f"{API}/jobs/{rep['id']}/files/report.html", headers=h)
+    assert page.status_code == 200 and page.text.lstrip().lower().startswith("<!doctype html")
 
 
 def test_idempotency_key_returns_the_same_job(local_service, dataset):

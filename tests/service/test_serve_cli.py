@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
-from _service import REPO, images_zip, wait_job
+from _service import free_port, images_zip, serve_process as _serve, wait_job
 
 API = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(data_dir, port, log) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "LABELSCOUT_HEARTBEAT_S": "0.5"}
-    p = subprocess.Popen([sys.executable, "-m", "labelscout", "serve", "--data-dir", str(data_dir), "--port", str(port),
-                          "--workers", "1", "--shard-size", "8"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{API}/health", timeout=1).status_code == 200:
-                return p
-        except httpx.TransportError:
-            time.sleep(0.2)
-    p.kill()
-    raise AssertionError(f"the server did not come up: {open(log.name).read()[-2000:]}")
 
 
 def test_create_token_then_a_killed_server_restarts_and_finishes_its_job(tmp_path):
@@ -46,7 +23,7 @@ def test_create_token_then_a_killed_server_restarts_and_finishes_its_job(tmp_pat
     token = made.stdout.strip().splitlines()[-1]
     assert token.startswith("ls_") and token not in (data_dir / "labelscout.db").read_bytes().decode("latin-1")
     headers = {"Authorization": f"Bearer {token}"}
-    port = _free_port()
+    port = free_port()
     with open(tmp_path / "serve.log", "wb") as log:
         server = _serve(data_dir, port, log)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)

@@ -125,7 +125,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         """Validate ``params`` (422 naming a bad one) and queue the job. A retry with the same
         ``Idempotency-Key`` returns the same job."""
         manifest = None
-        if JOB_KINDS.get(body.kind, True):
+        if body.kind not in JOB_KINDS:
+            try:
+                job_config(body.kind, body.params)
+            except ParamError as exc:
+                raise _error(422, f"{exc.param}: {exc.message}", param=exc.param) from None
+        if JOB_KINDS[body.kind]:
             if not body.dataset:
                 raise _error(422, "dataset: a job of this kind needs a dataset id.", param="dataset")
             if store.dataset(body.dataset) is None:
@@ -148,9 +153,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 raise _error(409, "This Idempotency-Key was used for a different job.",
                              "Use a new key for a new submission.", job=job["id"])
             return JSONResponse(_job_view(job), status_code=200)
-        for name, _spec in specs:
-            if name != "final" or len(specs) == 1:
-                executor.submit(job["id"], name, config)
+        try:
+            for name, _spec in specs:
+                if name != "final" or len(specs) == 1:
+                    executor.submit(job["id"], name, config)
+        except Exception as exc:  # e.g. the broker is down: say so, leave no job queued forever
+            store.fail_job(job["id"], f"The job could not be queued: {type(exc).__name__}: {exc}",
+                           "Check that the broker is reachable, then submit again with a new Idempotency-Key.")
+            raise _error(503, f"The job could not be queued ({type(exc).__name__}: {exc}).",
+                         "Check that the broker is reachable.", job=job["id"]) from None
         return JSONResponse(_job_view(store.job(job["id"])), status_code=201)
 
     @app.get(f"{API}/jobs", tags=["jobs"])

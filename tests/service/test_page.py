@@ -1,0 +1,53 @@
+"""The page as a person uses it, in headless Chromium against a real server: paste the
+token, upload images, start a selection, watch it finish, see its files."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from _browser import CHROMIUM_ARGS, chromium_or_skip
+from _service import REPO, copy_images, free_port, serve_process
+
+pytestmark = pytest.mark.browser
+
+
+def test_page_uploads_starts_a_selection_and_lists_its_files(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package (test extra) is not installed")
+    chromium = chromium_or_skip()
+    data_dir = tmp_path / "data"
+    made = subprocess.run([sys.executable, "-m", "labelscout", "serve", "--data-dir", str(data_dir), "--create-token"],
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True, timeout=120)
+    token = made.stdout.strip().splitlines()[-1]
+    images = sorted(copy_images(12, tmp_path / "imgs").rglob("*.jpg"))
+    port = free_port()
+    with open(tmp_path / "serve.log", "wb") as log:
+        server = serve_process(data_dir, port, log)
+        try:
+            with sync_api.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                problems = []
+                page.on("pageerror", lambda e: problems.append(str(e)))
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.fill("#token", token)
+                page.dispatch_event("#token", "change")
+                page.set_input_files("#files", [str(f) for f in images])
+                page.click("#upload")
+                page.wait_for_function("!document.getElementById('start').disabled", timeout=30_000)
+                assert "12 images" in page.inner_text("#dataset")
+                page.fill("#n", "3")
+                page.click("#start")
+                page.wait_for_function("document.getElementById('status').textContent === 'succeeded'", timeout=120_000)
+                page.wait_for_selector("#links a", timeout=10_000)
+                links = page.eval_on_selector_all("#links a", "els => els.map(e => e.textContent)")
+                assert {"selection.txt", "selection.csv", "run.json", "report.html"} <= set(links), links
+                assert page.evaluate("localStorage.getItem('labelscout-token')") == token
+                assert problems == []
+                browser.close()
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(20)
