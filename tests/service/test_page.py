@@ -22,7 +22,11 @@ def test_page_uploads_starts_a_selection_and_lists_its_files(tmp_path):
     made = subprocess.run([sys.executable, "-m", "labelscout", "serve", "--data-dir", str(data_dir), "--create-token"],
                           env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True, timeout=120)
     token = made.stdout.strip().splitlines()[-1]
-    images = sorted(copy_images(12, tmp_path / "imgs").rglob("*.jpg"))
+    images = []  # a plain file input sends base names only, so they must differ
+    for f in sorted(copy_images(12, tmp_path / "imgs").rglob("*.jpg")):
+        images.append(tmp_path / "flat" / f"{f.parent.name}-{f.name}")
+        images[-1].parent.mkdir(exist_ok=True)
+        images[-1].write_bytes(f.read_bytes())
     port = free_port()
     with open(tmp_path / "serve.log", "wb") as log:
         server = serve_process(data_dir, port, log)
@@ -37,11 +41,15 @@ def test_page_uploads_starts_a_selection_and_lists_its_files(tmp_path):
                 page.dispatch_event("#token", "change")
                 page.set_input_files("#files", [str(f) for f in images])
                 page.click("#upload")
-                page.wait_for_function("!document.getElementById('start').disabled", timeout=30_000)
+                page.wait_for_function("!document.getElementById('start').disabled || document.getElementById('log').className",
+                                       timeout=30_000)
+                assert page.get_attribute("#log", "class") != "err", page.inner_text("#log")
                 assert "12 images" in page.inner_text("#dataset")
                 page.fill("#n", "3")
                 page.click("#start")
-                page.wait_for_function("document.getElementById('status').textContent === 'succeeded'", timeout=120_000)
+                page.wait_for_function("['succeeded', 'failed', 'cancelled'].includes(document.getElementById('status').textContent)",
+                                       timeout=120_000)
+                assert page.inner_text("#status") == "succeeded", page.inner_text("#log")
                 page.wait_for_selector("#links a", timeout=10_000)
                 links = page.eval_on_selector_all("#links a", "els => els.map(e => e.textContent)")
                 assert {"selection.txt", "selection.csv", "run.json", "report.html"} <= set(links), links

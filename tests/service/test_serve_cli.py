@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from _service import free_port, images_zip, serve_process as _serve, wait_job
+from _service import REPO, free_port, images_zip, serve_process as _serve, wait_job
 
 API = "/api/v1"
 
