@@ -145,3 +145,25 @@ def test_events_stream_ends_with_the_finished_job(local_service, dataset):
                 events.append(json.loads(line[6:]))
     assert events[-1]["status"] == "succeeded" and events[-1]["id"] == job["id"]
     assert len({json.dumps(e, sort_keys=True) for e in events}) == len(events)  # only changes are sent
+
+
+def test_videos_are_shards_of_their_own_and_gather_to_the_single_run(local_service, tmp_path):
+    import labelscout
+    from _video import encode_video, scene_frame
+
+    c, h = local_service["client"], local_service["headers"]
+    src = copy_images(8, tmp_path / "set")
+    for k in range(2):  # two real 2-second H.264 clips, 3 scenes each
+        encode_video(src / f"clip{k}.mp4", [scene_frame(s + 3 * k, t) for s in range(3) for t in range(17)], fps=25)
+    files = [("file", (p.relative_to(src).as_posix(), p.read_bytes())) for p in sorted(src.rglob("*")) if p.is_file()]
+    ds = c.post(f"{API}/datasets", headers=h, files=files).json()
+    assert (ds["images"], ds["videos"]) == (8, 2)
+    job = c.post(f"{API}/jobs", headers=h, json={"kind": "embed", "dataset": ds["id"], "params": {"batch_size": 8, "fps": 2}}).json()
+    specs = [t["name"] for t in job["tasks"]]
+    assert specs == ["final", "shard-0000", "shard-0001", "shard-0002"]  # one for the images, one per video
+    assert wait_job(c, h, job["id"])["status"] == "succeeded"
+    out = local_service["settings"].job_dir(job["id"]) / "out" / "embeddings"
+    served = labelscout.EmbeddingSet.load(out)
+    single = labelscout.embed(src, batch_size=8, fps=2, cache_dir=None, progress=False).embeddings
+    assert served.ids == single.ids and any("#frame=" in i for i in served.ids)
+    assert np.array_equal(np.asarray(served.vectors), single.vectors)

@@ -157,11 +157,18 @@ def test_sharded_embedding_equals_labelscout_embed(cluster, cluster_dataset, tmp
     assert served.dtype == single.dtype and np.array_equal(served, single)  # bit-identical
 
 
-def test_cancel_on_workers(cluster, cluster_dataset):
+def test_cancel_stops_a_running_task_on_a_worker(cluster, cluster_dataset):
     c, h = cluster["client"], cluster["headers"]
-    job = c.post(f"{API}/jobs", headers=h, json={"kind": "inspect", "dataset": cluster_dataset["id"],
-                                                 "params": {"batch_size": 2}}).json()
+    r = c.post(f"{API}/datasets", headers=h, files=[("file", ("c.zip", images_zip(16, skip=64), "application/zip"))])
+    job = c.post(f"{API}/jobs", headers=h, json={"kind": "inspect", "dataset": r.json()["id"], "params": {"batch_size": 1}}).json()
+    running = wait_job(c, h, job["id"], until=("running", "succeeded", "failed"))
+    assert running["status"] == "running", running
     assert c.delete(f"{API}/jobs/{job['id']}", headers=h).json()["status"] == "cancelled"
-    time.sleep(2)
+    # the workers stopped its task processes and are free: a new job (vectors cached) runs at once
+    t0 = time.monotonic()
+    quick = c.post(f"{API}/jobs", headers=h, json={"kind": "embed", "dataset": cluster_dataset["id"], "params": {"batch_size": 8}}).json()
+    assert wait_job(c, h, quick["id"], timeout=120)["status"] == "succeeded"
     after = c.get(f"{API}/jobs/{job['id']}", headers=h).json()
     assert after["status"] == "cancelled" and not any(t["status"] == "done" and t["name"] == "final" for t in after["tasks"])
+    assert "issues.csv" not in c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
+    assert time.monotonic() - t0 < 120
