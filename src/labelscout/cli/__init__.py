@@ -20,7 +20,7 @@ from ._app import app, state
 __all__ = ["app", "main"]
 
 # Command modules register themselves on `app` when imported.
-_COMMAND_MODULES = ["select", "embed", "inspect", "train", "report", "review", "bench", "models"]
+_COMMAND_MODULES = ["select", "embed", "inspect", "train", "report", "review", "bench", "models", "serve", "worker"]
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")
 

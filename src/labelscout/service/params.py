@@ -1,0 +1,199 @@
+"""Job params -> a validated library config: the ONE place that maps the web API's
+``params`` to the keyword arguments of the library call a job makes.
+
+``params`` are the options of the CLI command of the same name (snake_case, the same
+defaults), validated here *before* the job is queued: a wrong type, an unknown name or a
+value the library refuses is a :class:`ParamError` naming the parameter (HTTP 422), never
+a job that fails later. Values that name files on the server (``out``, ``cache_dir``,
+precomputed ``embeddings``) are the service's to choose and are not accepted.
+
+When the library grows typed run configs, :func:`job_config` builds them instead of the
+pydantic models below; nothing else in the service changes.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ConfigError, InputError
+
+__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "EMBED_PARAMS"]
+
+
+class ParamError(ValueError):
+    """A job parameter is wrong; ``param`` names it (dotted for nested values)."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param, self.message = param, message
+
+
+class _Embedding(BaseModel):
+    """How samples are embedded (the options every embedding command shares)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    model: Optional[str] = None
+    arch: Optional[str] = None
+    weights: Optional[str] = None
+    device: str = "auto"
+    batch_size: int = Field(256, ge=1)
+    workers: Optional[int] = Field(None, ge=0)
+    fps: Union[float, Literal["all"]] = 5.0
+    sequence_length: int = Field(1, ge=1)
+    keyframes_only: bool = False
+
+
+class EmbedParams(_Embedding):
+    pass
+
+
+class SelectParams(_Embedding):
+    n: Union[int, float, str]
+    strategy: str = "coreset"
+    metric: Literal["cosine", "l2"] = "cosine"
+    space: Optional[Literal["raw", "norm", "pca", "umap"]] = None
+    space_dim: Optional[int] = Field(None, ge=1)
+    seed: int = Field(0, ge=0)
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)
+    labels: str = "auto"
+    label_column: Optional[str] = None
+    frame_format: Literal["jpg", "png", "none"] = "jpg"
+    report: bool = True
+    dedupe: bool = False
+    near_dup_threshold: Optional[float] = Field(None, ge=0)
+    near_dup_ratio: Optional[float] = None
+
+
+class InspectParams(_Embedding):
+    detectors: list[str] = Field(default_factory=lambda: ["exact-duplicates", "near-duplicates", "outliers"])
+    near_dup_threshold: Optional[float] = Field(None, ge=0)
+    near_dup_ratio: Optional[float] = None
+    contamination: Optional[float] = Field(None, ge=0, le=0.5)
+    labels: str = "auto"
+    label_column: Optional[str] = None
+
+
+class ReportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job: str = Field(..., description="The finished select job whose run folder the report explains.")
+
+
+_MODELS: dict[str, type[BaseModel]] = {"embed": EmbedParams, "select": SelectParams, "inspect": InspectParams,
+                                       "report": ReportParams}
+#: job kinds and whether they run on a dataset (a report runs on a finished job)
+JOB_KINDS: dict[str, bool] = {"embed": True, "select": True, "inspect": True, "report": False}
+EMBED_PARAMS = tuple(_Embedding.model_fields)
+
+_PARAM_IN_MESSAGE = re.compile(r"'(\w+)' parameter")
+
+
+def job_config(kind: str, params: dict[str, Any], *, pool_size: int | None = None) -> dict[str, Any]:
+    """Validate ``params`` of a ``kind`` job; return the config (JSON-safe, every
+    default filled in) that :func:`library_call` turns into the library call.
+
+    ``pool_size``: files in the dataset, to refuse an impossible budget ``n`` now."""
+    if kind not in _MODELS:
+        raise ParamError("kind", f"must be one of {sorted(_MODELS)}; got {kind!r}. (train jobs need the library's "
+                         "train API, which this version does not have.)")
+    if not isinstance(params, dict):
+        raise ParamError("params", f"must be an object; got {type(params).__name__}.")
+    try:
+        model = _MODELS[kind].model_validate(params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"]) or "params"
+        msg = "is not a parameter of a {} job (allowed: {})".format(kind, ", ".join(sorted(_MODELS[kind].model_fields))) \
+            if err["type"] == "extra_forbidden" else f"{err['msg']} (got {err.get('input')!r})"
+        raise ParamError(name, msg) from None
+    config = model.model_dump(mode="json")
+    try:
+        _library_checks(kind, config, pool_size)
+    except (ConfigError, InputError) as exc:
+        found = _PARAM_IN_MESSAGE.search(exc.message)
+        raise ParamError(found.group(1) if found else "params", str(exc)) from None
+    return config
+
+
+def _library_checks(kind: str, config: dict[str, Any], pool_size: int | None) -> None:
+    """The library's own validation of values pydantic cannot know (strategy names and
+    their parameters, detector names, video options, the budget)."""
+    from ..sources.video import VideoOptions
+
+    if kind in ("embed", "select", "inspect"):
+        VideoOptions(fps=None if config["fps"] == "all" else config["fps"], sequence_length=config["sequence_length"],
+                     keyframes_only=config["keyframes_only"])
+    if kind == "select":
+        from .._validation import resolve_n
+        from ..space.transform import Space, resolve_space
+        from ..strategies import STRATEGIES, get_strategy
+
+        if config["strategy"] not in STRATEGIES:
+            raise ConfigError(f"The 'strategy' parameter must be one of {sorted(STRATEGIES)}. Got {config['strategy']!r} instead.")
+        Space(resolve_space(config["space"], config["metric"]).name, dim=config["space_dim"], seed=config["seed"]).validate()
+        accepted = STRATEGIES[config["strategy"]]._param_names()
+        sp = dict(config["strategy_params"])
+        for name in ("metric", "seed"):
+            if name in accepted:
+                sp.setdefault(name, "l2" if name == "metric" else config["seed"])
+        bad = [k for k in sp if k not in accepted or k == "n"]
+        if bad:
+            raise ParamError(f"strategy_params.{bad[0]}", f"is not a parameter of the {config['strategy']} strategy "
+                             f"(it has: {', '.join(a for a in accepted if a != 'n')})")
+        try:
+            get_strategy(config["strategy"], n=config["n"], **sp)._validate_params()
+        except ConfigError as exc:
+            found = _PARAM_IN_MESSAGE.search(exc.message)
+            if found and found.group(1) in config["strategy_params"]:
+                raise ParamError(f"strategy_params.{found.group(1)}", str(exc)) from None
+            raise
+        if pool_size is not None:
+            try:
+                resolve_n(config["n"], pool_size)
+            except (ConfigError, InputError) as exc:
+                raise ParamError("n", str(exc)) from None
+        if config["labels"] not in ("auto", "folders", "none"):
+            raise ConfigError("The 'labels' parameter must be auto, folders or none in a job (a labels CSV is part of "
+                              f"the dataset: auto reads class folders). Got {config['labels']!r} instead.")
+    if kind == "inspect":
+        from ..detectors._runner import make_detectors, option_params
+
+        make_detectors(config["detectors"], option_params(config["detectors"], near_dup_threshold=config["near_dup_threshold"],
+                                                          near_dup_ratio=config["near_dup_ratio"],
+                                                          contamination=config["contamination"]))
+
+
+def _embed_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    kw = {k: config[k] for k in EMBED_PARAMS}
+    kw["fps"] = None if kw["fps"] == "all" else kw["fps"]
+    return kw
+
+
+def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
+    """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...)``."""
+    from .. import api
+
+    if kind == "embed":
+        return lambda source, **io: api.embed(source, **_embed_kwargs(config), progress=False, **io)
+    if kind == "select":
+        c = config
+        return lambda source, **io: api.select(
+            source, c["n"], strategy=c["strategy"], metric=c["metric"], space=c["space"], space_dim=c["space_dim"],
+            seed=c["seed"], strategy_params=c["strategy_params"], exclude=c["exclude"], labels=c["labels"],
+            label_column=c["label_column"], frame_format=None if c["frame_format"] == "none" else c["frame_format"],
+            report=c["report"], dedupe=c["dedupe"], near_dup_threshold=c["near_dup_threshold"],
+            near_dup_ratio=c["near_dup_ratio"], progress=False, **_embed_kwargs(c), **io)
+    if kind == "inspect":
+        from ..detectors._runner import option_params
+
+        c = config
+        det_params = option_params(c["detectors"], near_dup_threshold=c["near_dup_threshold"],
+                                   near_dup_ratio=c["near_dup_ratio"], contamination=c["contamination"])
+        return lambda source, **io: api.inspect(source, detectors=c["detectors"], detector_params=det_params,
+                                                labels=c["labels"], label_column=c["label_column"], progress=False,
+                                                **_embed_kwargs(c), **io)
+    if kind == "report":
+        return lambda run_dir, out, **_: api.report(run_dir, out=out / "report.html", progress=False)
+    raise ParamError("kind", f"unknown job kind {kind!r}")

@@ -1,0 +1,169 @@
+"""The REST API on the embedded default (SQLite job store, tasks in a process pool)."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from _service import copy_images, same_as_single_run, wait_job
+
+API = "/api/v1"
+
+
+def test_every_route_but_health_needs_a_token(local_service):
+    c, app = local_service["client"], local_service["app"]
+    checked = 0
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith(API) or path == f"{API}/health":
+            continue
+        url = path.replace("{dataset_id}", "x").replace("{job_id}", "x").replace("{name:path}", "run.json")
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic dXNlcjpwYXNz"}):
+                r = c.request(method, url, headers=headers)
+                assert r.status_code == 401, (method, url, headers, r.status_code)
+                assert "token" in r.json()["detail"]["message"]
+            checked += 1
+    assert checked >= 9
+    assert c.get(f"{API}/health").json()["status"] == "ok"
+
+
+def test_openapi_schema_documents_the_api(local_service):
+    c, h = local_service["client"], local_service["headers"]
+    schema = c.get(f"{API}/openapi.json", headers=h).json()
+    for path in (f"{API}/datasets", f"{API}/jobs", f"{API}/jobs/{{job_id}}", f"{API}/jobs/{{job_id}}/files/{{name}}"):
+        assert path in schema["paths"], sorted(schema["paths"])
+    assert "delete" in schema["paths"][f"{API}/jobs/{{job_id}}"]
+
+
+def test_dataset_lists_samples_and_skipped_files_with_reasons(local_service, dataset):
+    got = local_service["client"].get(f"{API}/datasets/{dataset['id']}", headers=local_service["headers"]).json()
+    assert got["images"] == 24 and len(got["files"]) == 24 and got["videos"] == 0
+    assert got["skipped"] == [{"file": "README.txt", "reason": got["skipped"][0]["reason"]}]
+    assert "not an image or video" in got["skipped"][0]["reason"]
+    assert got["size_bytes"] > 24 * 500
+
+
+def test_upload_select_files_equal_the_library_run(local_service, dataset, tmp_path):
+    import labelscout
+
+    c, h = local_service["client"], local_service["headers"]
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": dataset["id"],
+                                               "params": {"n": 6, "batch_size": 8, "report": False}})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert [t["name"] for t in job["tasks"]] == ["final", "shard-0000", "shard-0001", "shard-0002"]
+    done = wait_job(c, h, job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["progress"]["embed"] == {"done": 3, "total": 3, "running": 0}
+    assert done["timings"]["select_s"] > 0 and done["timings"]["embed_shards_s"] > 0
+    files = c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
+    assert {"selection.txt", "selection.csv", "run.json", "embeddings/embeddings.npy"} <= set(files)
+    served = c.get(f"{API}/jobs/{job['id']}/files/selection.txt", headers=h).text.split()
+    # the same images through the library in one process, no cache: the same selection
+    ref = labelscout.select(copy_images(24, tmp_path / "imgs"), 6, batch_size=8, cache_dir=None, report=False,
+                            progress=False)
+    same_as_single_run(served, ref.selection.ids)
+    run = json.loads(c.get(f"{API}/jobs/{job['id']}/files/run.json", headers=h).text)
+    assert run["status"] == "finished" and run["counts"]["selected"] == 6
+    vecs = np.load(local_service["settings"].job_dir(job["id"]) / "out" / "embeddings" / "embeddings.npy")
+    same_as_single_run(vecs, ref.embeddings.vectors)
+    for bad in ("../../labelscout.db", "/etc/passwd", "missing.txt"):
+        assert c.get(f"{API}/jobs/{job['id']}/files/{bad}", headers=h).status_code == 404
+    listed = c.get(f"{API}/jobs", headers=h, params={"status": "succeeded"}).json()["jobs"]
+    assert job["id"] in [j["id"] for j in listed] and all(j["status"] == "succeeded" for j in listed)
+    # the report of that run, as a job of its own
+    bad = c.post(f"{API}/jobs", headers=h, json={"kind": "report", "params": {"job": dataset["id"]}})
+    assert bad.status_code == 422 and bad.json()["detail"]["param"] == "job"
+    rep = c.post(f"{API}/jobs", headers=h, json={"kind": "report", "params": {"job": job["id"]}}).json()
+    assert wait_job(c, h, rep["id"])["status"] == "succeeded"
+    page = c.get(f"{API}/jobs/{rep['id']}/files/report.html", headers=h)
+    assert page.status_code == 200 and page.text.lstrip().lower().startswith("<!doctype html")
+
+
+def test_idempotency_key_returns_the_same_job(local_service, dataset):
+    c, h = local_service["client"], local_service["headers"]
+    body = {"kind": "inspect", "dataset": dataset["id"], "params": {"detectors": ["exact-duplicates"], "batch_size": 8}}
+    first = c.post(f"{API}/jobs", headers={**h, "Idempotency-Key": "retry-1"}, json=body)
+    again = c.post(f"{API}/jobs", headers={**h, "Idempotency-Key": "retry-1"}, json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    other = c.post(f"{API}/jobs", headers={**h, "Idempotency-Key": "retry-1"}, json={**body, "params": {"batch_size": 16}})
+    assert other.status_code == 409 and other.json()["detail"]["job"] == first.json()["id"]
+    assert wait_job(c, h, first.json()["id"])["status"] == "succeeded"
+    files = c.get(f"{API}/jobs/{first.json()['id']}/files", headers=h).json()["files"]
+    assert "issues.csv" in files
+
+
+@pytest.mark.parametrize("params,param", [
+    ({"n": 5, "metric": "cosin"}, "metric"),
+    ({"n": 500}, "n"),
+    ({"n": 5, "strategy_params": {"k": 3}}, "strategy_params.k"),
+    ({"n": 5, "out": "/tmp/elsewhere"}, "out"),
+    ({"n": 5, "batch_size": "many"}, "batch_size"),
+])
+def test_bad_params_are_a_422_naming_them_and_queue_nothing(local_service, dataset, params, param):
+    c, h = local_service["client"], local_service["headers"]
+    before = sum(c.get(f"{API}/jobs", headers=h).json()["counts"].values())
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": dataset["id"], "params": params})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]["param"] == param and param in r.json()["detail"]["message"]
+    assert sum(c.get(f"{API}/jobs", headers=h).json()["counts"].values()) == before
+
+
+def test_missing_dataset_and_unknown_kind_are_422(local_service):
+    c, h = local_service["client"], local_service["headers"]
+    assert c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": "nope", "params": {"n": 1}}).status_code == 422
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": "nope", "params": {}})
+    assert r.status_code == 422
+
+
+def test_cancel_stops_a_running_job_and_it_stays_cancelled(local_service, dataset):
+    c, h = local_service["client"], local_service["headers"]
+    job = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": dataset["id"],
+                                                 "params": {"n": 4, "batch_size": 1, "report": False}}).json()
+    wait_job(c, h, job["id"], until=("running", "succeeded", "failed"))
+    r = c.delete(f"{API}/jobs/{job['id']}", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert c.delete(f"{API}/jobs/{job['id']}", headers=h).status_code == 409
+    time.sleep(2 * local_service["settings"].heartbeat_s + 1)
+    after = c.get(f"{API}/jobs/{job['id']}", headers=h).json()
+    assert after["status"] == "cancelled"
+    assert not any(t["status"] == "done" and t["name"] == "final" for t in after["tasks"])
+    assert "selection.txt" not in c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
+
+
+def test_events_stream_ends_with_the_finished_job(local_service, dataset):
+    c, h = local_service["client"], local_service["headers"]
+    job = c.post(f"{API}/jobs", headers=h, json={"kind": "embed", "dataset": dataset["id"], "params": {"batch_size": 8}}).json()
+    events = []
+    with c.stream("GET", f"{API}/jobs/{job['id']}/events", headers=h) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    assert events[-1]["status"] == "succeeded" and events[-1]["id"] == job["id"]
+    assert len({json.dumps(e, sort_keys=True) for e in events}) == len(events)  # only changes are sent
+
+
+def test_videos_are_shards_of_their_own_and_gather_to_the_single_run(local_service, tmp_path):
+    import labelscout
+    from _video import encode_video, scene_frame
+
+    c, h = local_service["client"], local_service["headers"]
+    src = copy_images(8, tmp_path / "set")
+    for k in range(2):  # two real 2-second H.264 clips, 3 scenes each
+        encode_video(src / f"clip{k}.mp4", [scene_frame(s + 3 * k, t) for s in range(3) for t in range(17)], fps=25)
+    files = [("file", (p.relative_to(src).as_posix(), p.read_bytes())) for p in sorted(src.rglob("*")) if p.is_file()]
+    ds = c.post(f"{API}/datasets", headers=h, files=files).json()
+    assert (ds["images"], ds["videos"]) == (8, 2)
+    job = c.post(f"{API}/jobs", headers=h, json={"kind": "embed", "dataset": ds["id"], "params": {"batch_size": 8, "fps": 2}}).json()
+    specs = [t["name"] for t in job["tasks"]]
+    assert specs == ["final", "shard-0000", "shard-0001", "shard-0002"]  # one for the images, one per video
+    assert wait_job(c, h, job["id"])["status"] == "succeeded"
+    out = local_service["settings"].job_dir(job["id"]) / "out" / "embeddings"
+    served = labelscout.EmbeddingSet.load(out)
+    single = labelscout.embed(src, batch_size=8, fps=2, cache_dir=None, progress=False).embeddings
+    assert served.ids == single.ids and any("#frame=" in i for i in served.ids)
+    same_as_single_run(served.vectors, single.vectors)

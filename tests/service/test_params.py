@@ -1,0 +1,45 @@
+"""Job params -> validated config: every bad value is refused naming its parameter."""
+from __future__ import annotations
+
+import pytest
+
+from labelscout.service.params import ParamError, job_config
+
+
+@pytest.mark.parametrize("kind,params,param", [
+    ("select", {}, "n"),
+    ("select", {"n": 5, "metric": "cosin"}, "metric"),
+    ("select", {"n": 5, "strategy": "nope"}, "strategy"),
+    ("select", {"n": 5, "batch_size": 0}, "batch_size"),
+    ("select", {"n": 5, "no_such_option": 1}, "no_such_option"),
+    ("select", {"n": 5, "strategy": "typiclust", "strategy_params": {"k": -1}}, "strategy_params.k"),
+    ("select", {"n": 5, "strategy_params": {"zz": 1}}, "strategy_params.zz"),
+    ("select", {"n": 50}, "n"),  # more than the 10-file pool
+    ("select", {"n": "12 percent"}, "n"),
+    ("select", {"n": 5, "fps": -1}, "fps"),
+    ("select", {"n": 5, "labels": "/etc/passwd"}, "labels"),
+    ("select", {"n": 5, "exclude": "/etc/passwd"}, "exclude"),
+    ("inspect", {"detectors": ["x"]}, "detectors"),
+    ("inspect", {"contamination": 0.9}, "contamination"),
+    ("embed", {"out": "/tmp/x"}, "out"),
+    ("embed", {"cache_dir": "/tmp/x"}, "cache_dir"),
+    ("train", {}, "kind"),
+])
+def test_bad_params_name_the_parameter(kind, params, param):
+    with pytest.raises(ParamError) as info:
+        job_config(kind, params, pool_size=10)
+    assert info.value.param == param, info.value
+
+
+@pytest.mark.parametrize("kind,params", [
+    ("select", {"n": 5}),
+    ("select", {"n": "50%", "strategy": "typiclust", "strategy_params": {"k": 3}, "dedupe": True}),
+    ("select", {"n": 0.5, "space": "pca", "space_dim": 4, "fps": "all"}),
+    ("inspect", {"detectors": ["outliers"], "contamination": 0.1}),
+    ("embed", {"batch_size": 8}),
+    ("report", {"job": "abc"}),
+])
+def test_valid_params_fill_every_default_and_are_stable(kind, params):
+    config = job_config(kind, params, pool_size=10)
+    assert set(params) <= set(config)
+    assert job_config(kind, config, pool_size=10) == config  # a stored config validates to itself
