@@ -37,9 +37,6 @@ def test_inspect_help(capsys):
     assert code == 0 and "--detectors" in out and "--near-dup-threshold" in out and "issues.csv" in out
 
 
-@pytest.mark.xfail(strict=True, reason="known regression of issue 11's whitened EfficientNet-Lite0 embedding: a quality-50 "
-                   "re-encode of a 32-px image lies at cosine distance 0.20 from its original, above the near-duplicate "
-                   "default of 0.04; the threshold must be recalibrated for the new default (open in issue 11)")
 def test_inspect_groups_planted_duplicates(planted, tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, err = run_cli(["inspect", planted, "--out", out, "--device", "cpu"], capsys)

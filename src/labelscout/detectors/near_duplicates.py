@@ -47,10 +47,29 @@ from ..results import Issues
 from ..space.metric import unit_rows
 from ._base import BaseDetector
 
-__all__ = ["NearDuplicateDetector", "DEFAULT_THRESHOLD", "threshold_components"]
+__all__ = ["NearDuplicateDetector", "DEFAULT_THRESHOLD", "MODEL_THRESHOLDS", "threshold_for_model", "threshold_components"]
 
 #: default threshold in cosine distance (1 - cos) for the built-in model
 DEFAULT_THRESHOLD = 0.04
+#: calibrated defaults per named model (cosine distance): each embedding has its own scale
+#: (a whitened embedding spreads pixel-level changes much further than the CIFAR model
+#: does), so the threshold is calibrated per model with the planted-duplicate benchmark
+#: (benchmarks/bench_near_dup_ratio.py, docs/benchmarks.md); unknown models get
+#: DEFAULT_THRESHOLD
+MODEL_THRESHOLDS: dict[str, float] = {"ls-cifar-resnet-simclr-128": 0.04,
+                                      # 5,400-image planted pool: recall 68 % (flips 98 %, resizes 100 %,
+                                      # crops 60 %, JPEG re-encodes 15 %), 33 other images flagged
+                                      "efficientnet-lite2": 0.2}
+
+
+def threshold_for_model(model: str | None) -> float:
+    """The calibrated near-duplicate threshold of ``model`` (None: the default model)."""
+    if model is None:
+        from ..models.registry import DEFAULT_MODEL
+
+        model = DEFAULT_MODEL
+    name = str(model).removeprefix("builtin:")
+    return MODEL_THRESHOLDS.get(name, DEFAULT_THRESHOLD)
 #: default local ratio test (1.0 = off): an edge within the threshold must also be at most
 #: this fraction of the local scale (the k-th neighbour's distance) at one of its ends
 DEFAULT_RATIO = 0.5
