@@ -29,7 +29,8 @@ import numpy as np
 
 from labelscout.bench.label_errors import read_noisy_labels
 from labelscout.bench.review_order import found_curve, per_class_order, share_wrong_in_first, viewed_to_find
-from labelscout.detectors.label_errors import LabelErrorDetector, _unit, logistic_posterior
+from labelscout.detectors.label_errors import LabelErrorDetector, logistic_posterior
+from labelscout.space.metric import unit_rows as _unit
 from labelscout.review.misfits import misfits_from_posterior
 from labelscout.review.session import CACHE_DIR, misfits_cache_key, unit_rows
 from labelscout.runs.atomic import atomic_path, atomic_write_json
