@@ -65,6 +65,8 @@ def test_upload_select_files_equal_the_library_run(local_service, dataset, tmp_p
     # the same images through the library in one process, no cache: the same selection
     ref = labelscout.select(copy_images(24, tmp_path / "imgs"), 6, batch_size=8, cache_dir=None, report=False,
                             progress=False)
+    vecs = np.load(local_service["settings"].job_dir(job["id"]) / "out" / "embeddings" / "embeddings.npy")
+    same_as_single_run(vecs, ref.embeddings.vectors)
     same_as_single_run(served, ref.selection.ids)
     run = json.loads(c.get(f"{API}/jobs/{job['id']}/files/run.json", headers=h).text)
     assert run["status"] == "finished" and run["counts"]["selected"] == 6
@@ -116,8 +118,28 @@ def test_bad_params_are_a_422_naming_them_and_queue_nothing(local_service, datas
 def test_missing_dataset_and_unknown_kind_are_422(local_service):
     c, h = local_service["client"], local_service["headers"]
     assert c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": "nope", "params": {"n": 1}}).status_code == 422
-    r = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": "nope", "params": {}})
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "retrain", "dataset": "nope", "params": {}})
     assert r.status_code == 422
+
+
+def test_train_job_writes_the_model_folder_of_labelscout_train(local_service, dataset):
+    c, h = local_service["client"], local_service["headers"]
+    params = {"method": "autoencoder", "epochs": 2, "batch_size": 8,
+              "params": {"width": 4, "embedding_dim": 16, "monitor": "none", "seed": 0, "device": "cpu"}}
+    bad = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": dataset["id"], "params": {"epochs": 0}})
+    assert bad.status_code == 422 and bad.json()["detail"]["param"] == "epochs"
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": dataset["id"], "params": params})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert [t["name"] for t in job["tasks"]] == ["final"]  # training reads images itself: no shards
+    assert job["params"] == {**params, "temporal": None}  # exactly a TrainConfig, less its source
+    done = wait_job(c, h, job["id"], timeout=240)
+    assert done["status"] == "succeeded", done
+    assert done["progress"]["train"]["status"] == "done"
+    files = c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
+    assert {"model.json", "model.safetensors", "train.json"} <= set(files), files
+    record = json.loads(c.get(f"{API}/jobs/{job['id']}/files/train.json", headers=h).text)
+    assert record["train_config"]["epochs"] == 2 and record["train_config"]["method"] == "autoencoder"
 
 
 def test_cancel_stops_a_running_job_and_it_stays_cancelled(local_service, dataset):
