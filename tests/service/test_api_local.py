@@ -57,7 +57,16 @@ def test_upload_select_files_equal_the_library_run(local_service, dataset, tmp_p
     assert [t["name"] for t in job["tasks"]] == ["final", "shard-0000", "shard-0001", "shard-0002"]
     done = wait_job(c, h, job["id"])
     assert done["status"] == "succeeded", done
-    assert done["progress"]["embed"] == {"done": 3, "total": 3, "running": 0}
+    embed = done["progress"]["embed"]
+    assert {k: embed[k] for k in ("done", "total", "running")} == {"done": 3, "total": 3, "running": 0}
+    # in-stage progress from the library's Reporter: the images the shards embedded (those an
+    # earlier job of this module left in the content cache are not embedded again)...
+    reported = [t["progress"]["embedding"] for t in done["tasks"] if t["name"] != "final" and t["progress"]]
+    assert reported and all(p["done"] == p["total"] <= 8 for p in reported), done["tasks"]
+    assert embed["stages"]["embedding"] == {"done": sum(p["done"] for p in reported), "total": sum(p["total"] for p in reported)}
+    # ...and the final task's own stages (the images are cached by then: nothing left to embed)
+    stages = done["progress"]["select"]["stages"]
+    assert stages and all(s["total"] is None or s["done"] <= s["total"] for s in stages.values()), stages
     assert done["timings"]["select_s"] > 0 and done["timings"]["embed_shards_s"] > 0
     files = c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
     assert {"selection.txt", "selection.csv", "run.json", "embeddings/embeddings.npy"} <= set(files)
@@ -136,6 +145,9 @@ def test_train_job_writes_the_model_folder_of_labelscout_train(local_service, da
     done = wait_job(c, h, job["id"], timeout=240)
     assert done["status"] == "succeeded", done
     assert done["progress"]["train"]["status"] == "done"
+    # the trainer's stages (decoding, steps) as it reported them, finished
+    steps = [s for name, s in done["progress"]["train"]["stages"].items() if name.startswith("training")]
+    assert steps and steps[0]["done"] == steps[0]["total"] > 0, done["progress"]
     files = c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
     assert {"model.json", "model.safetensors", "train.json"} <= set(files), files
     record = json.loads(c.get(f"{API}/jobs/{job['id']}/files/train.json", headers=h).text)

@@ -231,7 +231,9 @@ def _embed_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
-    """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...)``."""
+    """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...,
+    reporter=...)`` (``reporter``: a :class:`labelscout.reporting.Reporter` for its progress;
+    silent when not given)."""
     from .. import api
 
     if kind == "embed":
@@ -254,7 +256,8 @@ def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
                                                 labels=c["labels"], label_column=c["label_column"], progress=False,
                                                 **_embed_kwargs(c), **io)
     if kind == "report":
-        return lambda run_dir, out, **_: api.report(run_dir, out=out / "report.html", progress=False)
+        return lambda run_dir, out, reporter=None, **_: api.report(run_dir, out=out / "report.html", progress=False,
+                                                                   reporter=reporter)
     if kind == "train":
         # no embedding cache: training reads the images themselves
         return lambda source, out, cache_dir=None, **io: api.run_train(TrainConfig.from_dict({**config, "source": str(source)}),
