@@ -210,6 +210,14 @@ def shard_test(args, tmp: Path) -> dict:
     return out
 
 
+def _runtime() -> str:
+    """The runtime the default model runs on here (ONNX Runtime or torch)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from labelscout.embed.embedder import Embedder
+
+    return Embedder(device="cpu", cache_dir=None, progress=False).runtime_name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cifar", type=Path, required=True, help="CIFAR-10 JPEG folder with test/<class>/*.jpg")
@@ -226,7 +234,10 @@ def main() -> None:
     args = ap.parse_args()
     flags = next((ln.split(":", 1)[1].split() for ln in open("/proc/cpuinfo") if ln.startswith("flags")), [])
     result = {"command": " ".join(sys.argv), "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-              "avx512f": "avx512f" in flags, "avx2": "avx2" in flags, "loadavg_start": os.getloadavg()}}
+              "avx512f": "avx512f" in flags, "avx2": "avx2" in flags,
+              "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c", "sse4"))),
+              "cpu_model": next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), ""),
+              "default_model_runtime": _runtime(), "loadavg_start": os.getloadavg()}}
     with tempfile.TemporaryDirectory() as tmp:
         if "load" not in args.skip:
             result["load"] = load_test(args, Path(tmp))

@@ -57,7 +57,16 @@ def test_upload_select_files_equal_the_library_run(local_service, dataset, tmp_p
     assert [t["name"] for t in job["tasks"]] == ["final", "shard-0000", "shard-0001", "shard-0002"]
     done = wait_job(c, h, job["id"])
     assert done["status"] == "succeeded", done
-    assert done["progress"]["embed"] == {"done": 3, "total": 3, "running": 0}
+    embed = done["progress"]["embed"]
+    assert {k: embed[k] for k in ("done", "total", "running")} == {"done": 3, "total": 3, "running": 0}
+    # in-stage progress from the library's Reporter: the images the shards embedded (those an
+    # earlier job of this module left in the content cache are not embedded again)...
+    reported = [t["progress"]["embedding"] for t in done["tasks"] if t["name"] != "final" and t["progress"]]
+    assert reported and all(p["done"] == p["total"] <= 8 for p in reported), done["tasks"]
+    assert embed["stages"]["embedding"] == {"done": sum(p["done"] for p in reported), "total": sum(p["total"] for p in reported)}
+    # ...and the final task's own stages (the images are cached by then: nothing left to embed)
+    stages = done["progress"]["select"]["stages"]
+    assert stages and all(s["total"] is None or s["done"] <= s["total"] for s in stages.values()), stages
     assert done["timings"]["select_s"] > 0 and done["timings"]["embed_shards_s"] > 0
     files = c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
     assert {"selection.txt", "selection.csv", "run.json", "embeddings/embeddings.npy"} <= set(files)
@@ -65,6 +74,8 @@ def test_upload_select_files_equal_the_library_run(local_service, dataset, tmp_p
     # the same images through the library in one process, no cache: the same selection
     ref = labelscout.select(copy_images(24, tmp_path / "imgs"), 6, batch_size=8, cache_dir=None, report=False,
                             progress=False)
+    vecs = np.load(local_service["settings"].job_dir(job["id"]) / "out" / "embeddings" / "embeddings.npy")
+    same_as_single_run(vecs, ref.embeddings.vectors)
     same_as_single_run(served, ref.selection.ids)
     run = json.loads(c.get(f"{API}/jobs/{job['id']}/files/run.json", headers=h).text)
     assert run["status"] == "finished" and run["counts"]["selected"] == 6
@@ -116,8 +127,31 @@ def test_bad_params_are_a_422_naming_them_and_queue_nothing(local_service, datas
 def test_missing_dataset_and_unknown_kind_are_422(local_service):
     c, h = local_service["client"], local_service["headers"]
     assert c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": "nope", "params": {"n": 1}}).status_code == 422
-    r = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": "nope", "params": {}})
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "retrain", "dataset": "nope", "params": {}})
     assert r.status_code == 422
+
+
+def test_train_job_writes_the_model_folder_of_labelscout_train(local_service, dataset):
+    c, h = local_service["client"], local_service["headers"]
+    params = {"method": "autoencoder", "epochs": 2, "batch_size": 8,
+              "params": {"width": 4, "embedding_dim": 16, "monitor": "none", "seed": 0, "device": "cpu"}}
+    bad = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": dataset["id"], "params": {"epochs": 0}})
+    assert bad.status_code == 422 and bad.json()["detail"]["param"] == "epochs"
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "train", "dataset": dataset["id"], "params": params})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert [t["name"] for t in job["tasks"]] == ["final"]  # training reads images itself: no shards
+    assert job["params"] == {**params, "temporal": None}  # exactly a TrainConfig, less its source
+    done = wait_job(c, h, job["id"], timeout=240)
+    assert done["status"] == "succeeded", done
+    assert done["progress"]["train"]["status"] == "done"
+    # the trainer's stages (decoding, steps) as it reported them, finished
+    steps = [s for name, s in done["progress"]["train"]["stages"].items() if name.startswith("training")]
+    assert steps and steps[0]["done"] == steps[0]["total"] > 0, done["progress"]
+    files = c.get(f"{API}/jobs/{job['id']}/files", headers=h).json()["files"]
+    assert {"model.json", "model.safetensors", "train.json"} <= set(files), files
+    record = json.loads(c.get(f"{API}/jobs/{job['id']}/files/train.json", headers=h).text)
+    assert record["train_config"]["epochs"] == 2 and record["train_config"]["method"] == "autoencoder"
 
 
 def test_cancel_stops_a_running_job_and_it_stays_cancelled(local_service, dataset):

@@ -23,7 +23,15 @@ from labelscout.service.params import ParamError, job_config
     ("inspect", {"contamination": 0.9}, "contamination"),
     ("embed", {"out": "/tmp/x"}, "out"),
     ("embed", {"cache_dir": "/tmp/x"}, "cache_dir"),
-    ("train", {}, "kind"),
+    ("train", {"epochs": 0}, "epochs"),
+    ("train", {"method": "byol"}, "method"),
+    ("train", {"source": "/etc"}, "source"),
+    ("train", {"lr": 0.1}, "lr"),  # trainer options go in params, as in TrainConfig
+    ("train", {"params": {"lr": -1}}, "params.lr"),
+    ("train", {"params": {"no_such": 1}}, "params.no_such"),
+    ("train", {"params": {"monitor": "/etc"}}, "params.monitor"),
+    ("train", {"temporal": {"fpz": 1}}, "temporal.fpz"),
+    ("nope", {}, "kind"),
 ])
 def test_bad_params_name_the_parameter(kind, params, param):
     with pytest.raises(ParamError) as info:
@@ -38,8 +46,31 @@ def test_bad_params_name_the_parameter(kind, params, param):
     ("inspect", {"detectors": ["outliers"], "contamination": 0.1}),
     ("embed", {"batch_size": 8}),
     ("report", {"job": "abc"}),
+    ("train", {}),
+    ("train", {"method": "autoencoder", "epochs": 1, "batch_size": 8, "params": {"width": 8, "monitor": "none"}}),
 ])
 def test_valid_params_fill_every_default_and_are_stable(kind, params):
     config = job_config(kind, params, pool_size=10)
     assert set(params) <= set(config)
     assert job_config(kind, config, pool_size=10) == config  # a stored config validates to itself
+
+
+def test_defaults_are_the_library_configs():
+    """A job without params is the CLI command without options (same strategy, same model...)."""
+    from dataclasses import fields
+
+    from labelscout.config import InspectConfig, ModelConfig, SelectConfig, TrainConfig, VideoConfig
+
+    def defaults(cls):
+        return {f.name: f.default_factory() if callable(f.default_factory) else f.default for f in fields(cls)}
+
+    select = job_config("select", {"n": 5})
+    library = {**defaults(SelectConfig), **defaults(ModelConfig), **defaults(VideoConfig)}
+    shared = set(select) & set(library) - {"n", "exclude", "frame_format"}
+    assert shared >= {"strategy", "metric", "batch_size", "fps", "labels", "report"}
+    assert {k: select[k] for k in shared} == {k: library[k] for k in shared}
+    assert select["frame_format"] == library["frame_format"] and select["exclude"] == []
+    inspect = job_config("inspect", {})
+    assert inspect["detectors"] == defaults(InspectConfig)["detectors"]
+    train = job_config("train", {})
+    assert train == {k: v for k, v in defaults(TrainConfig).items() if k != "source"}

@@ -38,7 +38,7 @@ def test_migrations_create_exactly_the_declared_schema(store):
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == [], diff
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
     store.migrate()  # a second upgrade is a no-op
 
 

@@ -19,7 +19,7 @@ def worker_command(
     name: Optional[str] = typer.Option(None, "--name", "-n", help="Worker name (default: celery's, worker@HOST)."),
 ) -> None:
     """Take tasks from the broker and run them (embedding shards, selections, reports)."""
-    from ..service.celery_app import QUEUES, make_celery
+    from ..service.celery_app import QUEUES, consumed_queues, make_celery
     from ..service.settings import ServiceSettings
 
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
@@ -31,7 +31,7 @@ def worker_command(
 
     celery = make_celery(settings)
     warm_up()
-    argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", ",".join(wanted),
+    argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency), "--queues", ",".join(consumed_queues(wanted)),
             "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     if name:
         argv += ["--hostname", name]

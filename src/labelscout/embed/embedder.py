@@ -38,6 +38,9 @@ __all__ = ["Embedder", "EmbedResult", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
+#: rows of every network call on the CPU (see :attr:`Embedder.forward_rows`)
+CPU_FORWARD_ROWS = 16
+
 
 @dataclass
 class EmbedResult:
@@ -178,9 +181,45 @@ class Embedder:
         self._onnx = OnnxEmbedder(self.loaded.module, self.loaded.fingerprint_key)
         return self._onnx
 
+    @property
+    def forward_rows(self) -> int:
+        """Rows of every network call: batches are cut into chunks of this many and the
+        last chunk is padded with blank rows.
+
+        A sample's vector must not depend on the batch it happens to be in: shards of a job,
+        a run resumed from the cache and a single run all batch the same images differently.
+        The kernels pick their algorithm by input shape (PyTorch's CPU convolutions give a
+        batch of one other float32 rounding than a batch of two or more), so the network
+        always sees one shape and the vectors are bit-identical whatever the batching
+        (tests/embed/test_batch_invariance.py). On the CPU the shape is a fixed 16 rows, so
+        the vectors do not even depend on ``batch_size`` and a cache filled by any run serves
+        any other. ONNX Runtime embeds as fast in 16-row calls as in 256-row ones (measured on
+        2 cores: 384-419 vs 317-339 images/s at 128 px; docs/benchmarks.md); the cost is the
+        padding of a batch's last partial call. On a GPU, where small calls waste the device, it
+        is ``batch_size`` (bit-identity there is not tested: no GPU in the test runs).
+        """
+        return CPU_FORWARD_ROWS if self.torch_device.type == "cpu" else self.batch_size
+
     @torch.inference_mode()
     def forward_uint8(self, batch_u8: torch.Tensor) -> np.ndarray:
-        """(B, 3, s, s) uint8 -> (B, D) float32 embeddings."""
+        """(B, 3, s, s) uint8 -> (B, D) float32 embeddings, run in fixed-shape chunks of
+        :attr:`forward_rows` rows (padded), so each row's vector is independent of B and of
+        the other rows."""
+        rows = self.forward_rows
+        n = int(batch_u8.shape[0])
+        if n == 0:
+            return np.empty((0, self.loaded.embedding_dim), np.float32)
+        out = []
+        for start in range(0, n, rows):
+            chunk = batch_u8[start : start + rows]
+            k = int(chunk.shape[0])
+            if k < rows:  # (rows, 3, s, s): blank rows keep the shape; their outputs are dropped
+                chunk = torch.cat([chunk, chunk.new_zeros((rows - k, *chunk.shape[1:]))])
+            out.append(self._forward_fixed(chunk)[:k])
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    def _forward_fixed(self, batch_u8: torch.Tensor) -> np.ndarray:
+        """One network call on a (forward_rows, 3, s, s) uint8 batch -> (forward_rows, D) float32."""
         dev = self.torch_device
         x = normalize_batch(batch_u8.to(dev, non_blocking=True), self.loaded.mean, self.loaded.std)
         onnx = self._onnx_runtime()

@@ -248,7 +248,17 @@ def _job_view(job: dict) -> dict:
     if shards:
         progress["embed"] = {"done": sum(t["status"] == "done" for t in shards), "total": len(shards),
                              "running": sum(t["status"] == "running" for t in shards)}
-    progress[stage] = {"status": final["status"]}
+        # inside the shards: the library's stages summed over the shards that reported them
+        # (a done shard's last report; a cached shard reports 0 of 0 images)
+        stages: dict[str, dict] = {}
+        for t in shards:
+            for name, p in t["progress"].items():
+                s = stages.setdefault(name, {"done": 0, "total": 0})
+                s["done"] += p["done"]
+                s["total"] = None if s["total"] is None or p["total"] is None else s["total"] + p["total"]
+        progress["embed"]["stages"] = stages
+    # the final task's stages as the library reports them ("embedding", the strategy, the report...)
+    progress[stage] = {"status": final["status"], "stages": final["progress"]}
     end = job["finished_at"] or time.time()
     timings = {
         "queued_s": round((job["started_at"] or end) - job["created_at"], 3),
@@ -262,5 +272,6 @@ def _job_view(job: dict) -> dict:
         "error": job["error"] if job["status"] != "succeeded" else None, "hint": job["hint"],
         "created_at": job["created_at"], "started_at": job["started_at"], "finished_at": job["finished_at"],
         "queue": task_queue(job["params"]),
-        "tasks": [{k: t[k] for k in ("name", "status", "attempts", "worker", "seconds", "error")} for t in job["tasks"]],
+        "tasks": [{k: t[k] for k in ("name", "status", "attempts", "worker", "seconds", "error", "progress")}
+                  for t in job["tasks"]],
     }

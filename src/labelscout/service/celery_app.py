@@ -5,6 +5,12 @@ A worker consumes the queues it declares (``cpu``, ``gpu``); each Celery task bo
 supervisor (:func:`labelscout.service.tasks.supervise`) of one task process, so a worker
 runs ``--concurrency`` tasks at once in a thread pool while the work itself happens in
 child processes (no daemonic-process limits, memory returned after every task).
+
+A job's final task (its selection) goes to a queue of its own, ``cpu.final`` / ``gpu.final``,
+which a worker of ``cpu`` also consumes, and consumes first (Redis ``BRPOP`` over the keys in
+a fixed order, ``queue_order_strategy = "priority"``): one job's selection never waits behind
+the shards other jobs queued after it (Redis lists are first in, first out). Shards cannot
+starve in turn: a job has one final task, released only when its shards are done.
 """
 from __future__ import annotations
 
@@ -13,9 +19,19 @@ from kombu import Queue
 
 from .settings import ServiceSettings
 
-__all__ = ["make_celery", "QUEUES"]
+__all__ = ["make_celery", "QUEUES", "final_queue", "consumed_queues"]
 
 QUEUES = ("cpu", "gpu")
+
+
+def final_queue(queue: str) -> str:
+    """The queue of final tasks for the workers of ``queue``."""
+    return f"{queue}.final"
+
+
+def consumed_queues(wanted: list[str]) -> list[str]:
+    """What a worker of ``wanted`` consumes, in priority order: the final queues first."""
+    return [final_queue(q) for q in wanted] + list(wanted)
 
 
 def make_celery(settings: ServiceSettings) -> Celery:
@@ -26,9 +42,10 @@ def make_celery(settings: ServiceSettings) -> Celery:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,  # a busy worker holds no extra tasks another could run
         task_ignore_result=True,  # results are in the job store, not the broker
-        task_queues=[Queue(q) for q in QUEUES],
+        task_queues=[Queue(q) for q in consumed_queues(list(QUEUES))],
         task_default_queue="cpu",
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        # queues are read in the order declared (final queues first), not round-robin
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s, "queue_order_strategy": "priority"},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         labelscout_settings=settings.to_dict(),

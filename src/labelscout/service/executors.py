@@ -5,6 +5,7 @@ they differ only in who holds the queue.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -21,11 +22,13 @@ log = logging.getLogger(__name__)
 class LocalExecutor:
     """The embedded default: ``local_workers`` supervisor threads, each running one task
     process at a time. The queue is in memory; the database is the truth, so a restarted
-    server queues again every task that was queued or running (:meth:`resume`)."""
+    server queues again every task that was queued or running (:meth:`resume`). Final tasks
+    go before queued shards, so a job's selection never waits behind other jobs' shards."""
 
     def __init__(self, settings: ServiceSettings, store: JobStore):
         self.settings, self.store = settings, store
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()  # (0 final / 1 shard, order, job, task)
+        self._order = itertools.count()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -48,12 +51,12 @@ class LocalExecutor:
         return len(pending)
 
     def submit(self, job_id: str, name: str, config: dict | None = None) -> None:
-        self._queue.put((job_id, name))
+        self._queue.put((0 if name == "final" else 1, next(self._order), job_id, name))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                job_id, name = self._queue.get(timeout=0.5)
+                _, _, job_id, name = self._queue.get(timeout=0.5)
             except queue.Empty:
                 continue
             try:
@@ -107,7 +110,10 @@ def submit_celery(app, store: JobStore, job_id: str, name: str, config: dict | N
     if config is None:
         job = store.job(job_id)
         config = job["params"] if job else {}
-    app.send_task("labelscout.run_task", args=[job_id, name], queue=task_queue(config))
+    from .celery_app import final_queue
+
+    queue = task_queue(config)
+    app.send_task("labelscout.run_task", args=[job_id, name], queue=final_queue(queue) if name == "final" else queue)
 
 
 def make_executor(settings: ServiceSettings, store: JobStore):

@@ -7,16 +7,22 @@ value the library refuses is a :class:`ParamError` naming the parameter (HTTP 42
 a job that fails later. Values that name files on the server (``out``, ``cache_dir``,
 precomputed ``embeddings``) are the service's to choose and are not accepted.
 
-When the library grows typed run configs, :func:`job_config` builds them instead of the
-pydantic models below; nothing else in the service changes.
+Every default is read from the library's typed configs (:mod:`labelscout.config`), so a job
+with no params is the CLI command with no options: they cannot drift apart (a service
+default of ``coreset`` once made a job pick other samples than ``labelscout select``'s
+``auto``). A ``train`` job's params are exactly a :class:`~labelscout.config.TrainConfig`
+without ``source`` (the dataset is the source).
 """
 from __future__ import annotations
 
 import re
 from typing import Any, Callable, Literal, Optional, Union
 
+from dataclasses import MISSING, fields
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..config import InspectConfig, ModelConfig, SelectConfig, TrainConfig, VideoConfig
 from ..errors import ConfigError, InputError
 
 __all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "EMBED_PARAMS"]
@@ -30,19 +36,37 @@ class ParamError(ValueError):
         self.param, self.message = param, message
 
 
+def _default(config: type, name: str) -> Any:
+    """The default of field ``name`` of the library's config dataclass ``config``."""
+    f = {f.name: f for f in fields(config)}[name]
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    raise KeyError(f"{config.__name__}.{name} has no default")
+
+
+def _from(config: type, name: str, **constraints: Any) -> Any:
+    """A pydantic field whose default is the library config's."""
+    f = {f.name: f for f in fields(config)}[name]
+    if f.default_factory is not MISSING:
+        return Field(default_factory=f.default_factory, **constraints)
+    return Field(_default(config, name), **constraints)
+
+
 class _Embedding(BaseModel):
     """How samples are embedded (the options every embedding command shares)."""
 
     model_config = ConfigDict(extra="forbid", strict=False)
-    model: Optional[str] = None
-    arch: Optional[str] = None
-    weights: Optional[str] = None
-    device: str = "auto"
-    batch_size: int = Field(256, ge=1)
-    workers: Optional[int] = Field(None, ge=0)
-    fps: Union[float, Literal["all"]] = 5.0
-    sequence_length: int = Field(1, ge=1)
-    keyframes_only: bool = False
+    model: Optional[str] = _from(ModelConfig, "model")
+    arch: Optional[str] = _from(ModelConfig, "arch")
+    weights: Optional[str] = _from(ModelConfig, "weights")
+    device: str = _from(ModelConfig, "device")
+    batch_size: int = _from(ModelConfig, "batch_size", ge=1)
+    workers: Optional[int] = _from(ModelConfig, "workers", ge=0)
+    fps: Union[float, Literal["all"]] = _from(VideoConfig, "fps")
+    sequence_length: int = _from(VideoConfig, "sequence_length", ge=1)
+    keyframes_only: bool = _from(VideoConfig, "keyframes_only")
 
 
 class EmbedParams(_Embedding):
@@ -50,30 +74,30 @@ class EmbedParams(_Embedding):
 
 
 class SelectParams(_Embedding):
-    n: Union[int, float, str]
-    strategy: str = "coreset"
-    metric: Literal["cosine", "l2"] = "cosine"
-    space: Optional[Literal["raw", "norm", "pca", "umap"]] = None
-    space_dim: Optional[int] = Field(None, ge=1)
-    seed: int = Field(0, ge=0)
-    strategy_params: dict[str, Any] = Field(default_factory=dict)
-    exclude: list[str] = Field(default_factory=list)
-    labels: str = "auto"
-    label_column: Optional[str] = None
-    frame_format: Literal["jpg", "png", "none"] = "jpg"
-    report: bool = True
-    dedupe: bool = False
-    near_dup_threshold: Optional[float] = Field(None, ge=0)
-    near_dup_ratio: Optional[float] = None
+    n: Union[int, float, str]  # required: a job states its budget
+    strategy: str = _from(SelectConfig, "strategy")
+    metric: Literal["cosine", "l2"] = _from(SelectConfig, "metric")
+    space: Optional[Literal["raw", "norm", "pca", "umap"]] = _from(SelectConfig, "space")
+    space_dim: Optional[int] = _from(SelectConfig, "space_dim", ge=1)
+    seed: int = _from(SelectConfig, "seed", ge=0)
+    strategy_params: dict[str, Any] = _from(SelectConfig, "strategy_params")
+    exclude: list[str] = Field(default_factory=list)  # the config's None: nothing excluded
+    labels: str = _from(SelectConfig, "labels")
+    label_column: Optional[str] = _from(SelectConfig, "label_column")
+    frame_format: Literal["jpg", "png", "none"] = _from(SelectConfig, "frame_format")
+    report: bool = _from(SelectConfig, "report")
+    dedupe: bool = _from(SelectConfig, "dedupe")
+    near_dup_threshold: Optional[float] = _from(SelectConfig, "near_dup_threshold", ge=0)
+    near_dup_ratio: Optional[float] = _from(SelectConfig, "near_dup_ratio")
 
 
 class InspectParams(_Embedding):
-    detectors: list[str] = Field(default_factory=lambda: ["exact-duplicates", "near-duplicates", "outliers"])
-    near_dup_threshold: Optional[float] = Field(None, ge=0)
+    detectors: list[str] = _from(InspectConfig, "detectors")
+    near_dup_threshold: Optional[float] = Field(None, ge=0)  # the CLI's options, turned into detector_params
     near_dup_ratio: Optional[float] = None
     contamination: Optional[float] = Field(None, ge=0, le=0.5)
-    labels: str = "auto"
-    label_column: Optional[str] = None
+    labels: str = _from(InspectConfig, "labels")
+    label_column: Optional[str] = _from(InspectConfig, "label_column")
 
 
 class ReportParams(BaseModel):
@@ -84,10 +108,13 @@ class ReportParams(BaseModel):
 _MODELS: dict[str, type[BaseModel]] = {"embed": EmbedParams, "select": SelectParams, "inspect": InspectParams,
                                        "report": ReportParams}
 #: job kinds and whether they run on a dataset (a report runs on a finished job)
-JOB_KINDS: dict[str, bool] = {"embed": True, "select": True, "inspect": True, "report": False}
+JOB_KINDS: dict[str, bool] = {"embed": True, "select": True, "inspect": True, "train": True, "report": False}
+#: TrainConfig's fields a train job may set (the dataset is its source)
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.name != "source")
 EMBED_PARAMS = tuple(_Embedding.model_fields)
 
 _PARAM_IN_MESSAGE = re.compile(r"'(\w+)' parameter")
+_NESTED_IN_MESSAGE = re.compile(r"TrainConfig\.(\w+) has no [\w ]*?'(\w+)'")
 
 
 def job_config(kind: str, params: dict[str, Any], *, pool_size: int | None = None) -> dict[str, Any]:
@@ -95,11 +122,12 @@ def job_config(kind: str, params: dict[str, Any], *, pool_size: int | None = Non
     default filled in) that :func:`library_call` turns into the library call.
 
     ``pool_size``: files in the dataset, to refuse an impossible budget ``n`` now."""
-    if kind not in _MODELS:
-        raise ParamError("kind", f"must be one of {sorted(_MODELS)}; got {kind!r}. (train jobs need the library's "
-                         "train API, which this version does not have.)")
+    if kind not in JOB_KINDS:
+        raise ParamError("kind", f"must be one of {sorted(JOB_KINDS)}; got {kind!r}.")
     if not isinstance(params, dict):
         raise ParamError("params", f"must be an object; got {type(params).__name__}.")
+    if kind == "train":
+        return _train_config(params)
     try:
         model = _MODELS[kind].model_validate(params)
     except ValidationError as exc:
@@ -114,6 +142,37 @@ def job_config(kind: str, params: dict[str, Any], *, pool_size: int | None = Non
     except (ConfigError, InputError) as exc:
         found = _PARAM_IN_MESSAGE.search(exc.message)
         raise ParamError(found.group(1) if found else "params", str(exc)) from None
+    return config
+
+
+def _train_config(params: dict[str, Any]) -> dict[str, Any]:
+    """A train job's params: a TrainConfig without ``source``, checked by the library
+    (TrainConfig, then the trainer's own parameter rules) before the job is queued."""
+    if "source" in params:
+        raise ParamError("source", "is the job's dataset; it is not a parameter of a train job")
+    unknown = sorted(set(params) - set(TRAIN_FIELDS))
+    if unknown:
+        raise ParamError(unknown[0], f"is not a parameter of a train job (allowed: {', '.join(TRAIN_FIELDS)})")
+    monitor = (params.get("params") or {}).get("monitor", "auto") if isinstance(params.get("params"), dict) else "auto"
+    if monitor not in ("auto", "none"):
+        raise ParamError("params.monitor", f"must be 'auto' or 'none' in a job (a folder names files on the server); got {monitor!r}")
+    try:
+        cfg = TrainConfig.from_dict({**params, "source": "dataset"}).validate()
+        from ..ssl.trainer import SSLTrainer
+
+        SSLTrainer(cfg.method, epochs=cfg.epochs, batch_size=cfg.batch_size, **cfg.params)._validate()
+    except ConfigError as exc:
+        nested = _NESTED_IN_MESSAGE.search(exc.message)
+        found = _PARAM_IN_MESSAGE.search(exc.message)
+        if nested:
+            name = f"{nested.group(1)}.{nested.group(2)}"
+        elif found:
+            name = found.group(1) if found.group(1) in TRAIN_FIELDS else f"params.{found.group(1)}"
+        else:
+            name = "params"
+        raise ParamError(name, str(exc)) from None
+    config = cfg.to_dict()
+    del config["source"]
     return config
 
 
@@ -172,7 +231,9 @@ def _embed_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
-    """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...)``."""
+    """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...,
+    reporter=...)`` (``reporter``: a :class:`labelscout.reporting.Reporter` for its progress;
+    silent when not given)."""
     from .. import api
 
     if kind == "embed":
@@ -195,5 +256,10 @@ def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
                                                 labels=c["labels"], label_column=c["label_column"], progress=False,
                                                 **_embed_kwargs(c), **io)
     if kind == "report":
-        return lambda run_dir, out, **_: api.report(run_dir, out=out / "report.html", progress=False)
+        return lambda run_dir, out, reporter=None, **_: api.report(run_dir, out=out / "report.html", progress=False,
+                                                                   reporter=reporter)
+    if kind == "train":
+        # no embedding cache: training reads the images themselves
+        return lambda source, out, cache_dir=None, **io: api.run_train(TrainConfig.from_dict({**config, "source": str(source)}),
+                                                                       out=out, **io)
     raise ParamError("kind", f"unknown job kind {kind!r}")

@@ -66,4 +66,5 @@ tasks = Table(
     Column("seconds", Float, nullable=True),
     Column("error", Text, nullable=True),
     Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("progress", Text, nullable=True),  # JSON: {stage: {"done": n, "total": n or null}} from the Reporter
 )

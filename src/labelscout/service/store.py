@@ -142,7 +142,8 @@ class JobStore:
             trows = c.execute(sa.select(tasks).where(tasks.c.job_id == job_id).order_by(tasks.c.name)).mappings().all()
         job = dict(row)
         job["params"] = json.loads(job["params"])
-        job["tasks"] = [{**dict(t), "spec": json.loads(t["spec"])} for t in trows]
+        job["tasks"] = [{**dict(t), "spec": json.loads(t["spec"]), "progress": json.loads(t["progress"] or "{}")}
+                        for t in trows]
         return job
 
     def list_jobs(self, status: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
@@ -170,7 +171,7 @@ class JobStore:
             res = c.execute(tasks.update().where(tasks.c.job_id == job_id, tasks.c.name == name,
                                                  tasks.c.status.in_(("queued", "running")))
                             .values(status="running", attempts=tasks.c.attempts + 1, worker=worker, heartbeat_at=now,
-                                    started_at=now, error=None))
+                                    started_at=now, error=None, progress=None))
             if res.rowcount != 1:
                 return None
             c.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status == "queued")
@@ -185,6 +186,12 @@ class JobStore:
                       .values(heartbeat_at=time.time()))
             status = c.execute(sa.select(jobs.c.status).where(jobs.c.id == job_id)).scalar()
         return status not in TERMINAL
+
+    def set_progress(self, job_id: str, name: str, progress: dict) -> None:
+        """Record a running task's in-stage progress ({stage: {"done", "total"}})."""
+        with self.engine.begin() as c:
+            c.execute(tasks.update().where(tasks.c.job_id == job_id, tasks.c.name == name, tasks.c.status == "running")
+                      .values(progress=json.dumps(progress)))
 
     def finish_task(self, job_id: str, name: str, seconds: float) -> bool:
         """Mark a task done; True only for the one call that did it."""

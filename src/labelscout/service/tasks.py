@@ -90,20 +90,44 @@ def _run_child(settings_dict: dict, job_id: str, name: str, supervisor_pid: int)
     os._exit(0)
 
 
+class _StoreReporter:
+    """The library's progress inside a task, written to the task's row (at most every
+    ``interval`` seconds, and whenever a stage starts or completes) for GET /jobs/{id}."""
+
+    def __init__(self, store: JobStore, job_id: str, name: str, interval: float = 0.5):
+        self.store, self.job_id, self.name, self.interval = store, job_id, name, interval
+        self.stages: dict[str, dict] = {}
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: float, total: float | None) -> None:
+        new = stage not in self.stages
+        self.stages[stage] = {"done": done, "total": total}
+        now = time.monotonic()
+        if new or (total is not None and done >= total) or now - self._last >= self.interval:
+            self._last = now
+            try:
+                self.store.set_progress(self.job_id, self.name, self.stages)
+            except Exception:  # progress is best effort: a database hiccup must not fail the task
+                log.warning("could not record the progress of %s/%s", self.job_id, self.name, exc_info=True)
+
+
 def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str) -> None:
+    from ..reporting import CallbackReporter
     from ..sources.collection import Collection
     from .params import EMBED_PARAMS, library_call
 
     job = store.job(job_id)
     config = job["params"]
     out = settings.job_dir(job_id)
+    # cancellation stays with the supervisor (it kills this process); the reporter carries progress
+    reporter = CallbackReporter(on_progress=_StoreReporter(store, job_id, name))
     if job["kind"] == "report":
-        library_call("report", config)(settings.job_dir(config["job"]) / "out", out / "out")
+        library_call("report", config)(settings.job_dir(config["job"]) / "out", out / "out", reporter=reporter)
         return
     dataset = store.dataset(job["dataset_id"])
     root = Path(dataset["root"])
     if name == "final":
-        library_call(job["kind"], config)(root, out=out / "out", cache_dir=settings.cache_dir)
+        library_call(job["kind"], config)(root, out=out / "out", cache_dir=settings.cache_dir, reporter=reporter)
         return
     from ..embed.embedder import Embedder
     from ..sources.video import VideoOptions
@@ -119,7 +143,7 @@ def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str)
     kw = {k: config[k] for k in EMBED_PARAMS}
     video = VideoOptions(fps=None if kw.pop("fps") == "all" else config["fps"], sequence_length=kw.pop("sequence_length"),
                          keyframes_only=kw.pop("keyframes_only"))
-    Embedder(kw.pop("model"), **kw, cache_dir=settings.cache_dir, progress=False, video=video).embed(col)
+    Embedder(kw.pop("model"), **kw, cache_dir=settings.cache_dir, progress=reporter, video=video).embed(col)
 
 
 # -- the supervisor ------------------------------------------------------------------------
