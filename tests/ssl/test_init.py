@@ -43,6 +43,11 @@ def test_init_starts_from_the_package_weights_and_the_folder_reloads_and_embeds(
     trainer = SSLTrainer("simclr", **TINY).fit(cifar_sample, tmp_path / "m")
     assert torch.equal(seen[0], package_stem)  # the pretrained network, not random weights, before step 0
     assert not torch.allclose(_stem(tmp_path / "m"), package_stem)  # and training moved it
+    saved = load_file(str(tmp_path / "m" / "model.safetensors"))
+    package = load_reference_state("efficientnet-lite0")[0]
+    # init_bn="frozen": the pretrained BatchNorm statistics are kept, their affine parameters train
+    assert torch.equal(saved["backbone.head.1.running_var"], package["head.1.running_var"])
+    assert not torch.equal(saved["backbone.head.1.weight"], package["head.1.weight"])
 
     record = trainer.record_
     init = load_model("efficientnet-lite0")
