@@ -366,16 +366,18 @@ def run_select(config: SelectConfig | dict, *, out: str | Path | None = None, re
 
 
 def train(source: str | Path, out: str | Path, *, method: str = "simclr", epochs: int = 100, batch_size: int = 256,
-          temporal: dict[str, Any] | None = None, progress: bool | None = None, reporter: Reporter | None = None,
+          temporal: dict[str, Any] | None = None, init: str | Path | None = None, progress: bool | None = None, reporter: Reporter | None = None,
           origin: str | None = None, **params: Any) -> Path:
     """Train an embedding model on the images under ``source`` with self-supervision
     (SimCLR, SwAV or an autoencoder) and return the model folder ``out`` (use it with
     ``select(..., model=out)``). Rerunning resumes after the last finished epoch. Other
     keyword arguments are those of :class:`labelscout.ssl.SSLTrainer` (lr, width, blocks,
     embedding_dim, seed, device, monitor, ...); ``temporal``: a dict of fps / max_dt /
-    min_gap to train on videos with temporally close frames as positives."""
+    min_gap to train on videos with temporally close frames as positives; ``init``: a
+    pretrained model to continue from instead of random weights (``efficientnet-lite0``,
+    any package, built-in or hub model, or a model folder)."""
     config = TrainConfig(source=str(source), method=method, epochs=epochs, batch_size=batch_size, params=params,
-                         temporal=temporal)
+                         temporal=temporal, init=None if init is None else str(init))
     return run_train(config, out=out, reporter=_reporter(reporter, progress), origin=origin)
 
 
@@ -387,7 +389,7 @@ def run_train(config: TrainConfig | dict, *, out: str | Path, reporter: Reporter
 
     cfg = config_from(config, TrainConfig)
     model_dir = train_model(cfg.source, out, method=cfg.method, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                            temporal=cfg.temporal, progress=reporter if reporter is not None else Reporter(),
+                            temporal=cfg.temporal, init=cfg.init, progress=reporter if reporter is not None else Reporter(),
                             **cfg.params)
     _add_origin(Path(model_dir) / "train.json", cfg, origin or API_ORIGIN)
     return Path(model_dir)

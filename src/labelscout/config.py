@@ -280,7 +280,10 @@ class TrainConfig(_Config):
 
     ``params``: the other keyword arguments of :class:`labelscout.ssl.SSLTrainer` (lr,
     width, blocks, embedding_dim, seed, device, monitor, ...). ``temporal``: None, or the
-    temporal-positives options (fps, max_dt, min_gap) to train on videos."""
+    temporal-positives options (fps, max_dt, min_gap) to train on videos. ``init``: None
+    (train from scratch) or the pretrained model to continue from (a name such as
+    ``efficientnet-lite0``, ``torchvision:NAME`` or a model folder; see
+    :mod:`labelscout.ssl.init`)."""
 
     source: str = ""
     method: str = "simclr"
@@ -288,8 +291,10 @@ class TrainConfig(_Config):
     batch_size: int = 256
     params: dict[str, Any] = field(default_factory=dict)
     temporal: dict[str, Any] | None = None
+    init: str | None = None
 
     _constraints = {"source": [Instance(str)], "method": [Instance(str)],  # the trainer checks the name
+                    "init": [Instance(str), None],  # the trainer loads it (and names what to install when it is missing)
                     "epochs": [Interval(numbers.Integral, 1, None)], "batch_size": [Interval(numbers.Integral, 2, None)],
                     "params": [Instance(dict)], "temporal": [Instance(dict), None]}
     _paths = ("source",)
@@ -302,14 +307,20 @@ class TrainConfig(_Config):
 
         from .ssl.trainer import SSLTrainer
 
-        accepted = set(_inspect.signature(SSLTrainer.__init__).parameters) - {"self", "method", "epochs", "batch_size", "progress"}
+        accepted = set(_inspect.signature(SSLTrainer.__init__).parameters) - {"self", "method", "epochs", "batch_size", "progress",
+                                                                              "init"}
         unknown = sorted(set(self.params) - accepted)
         if unknown:
             raise ConfigError(f"TrainConfig.params has no trainer parameter {unknown[0]!r}; they are {', '.join(sorted(accepted))}.")
         bad = sorted(set(self.temporal or {}) - {"fps", "max_dt", "min_gap"})
         if bad:
             raise ConfigError(f"TrainConfig.temporal has no option {bad[0]!r}; they are fps, max_dt, min_gap.")
-        return self._absolute()
+        if self.init == "":
+            raise ConfigError("The 'init' parameter of TrainConfig must be a model name or path, or None. Got '' instead.")
+        out = self._absolute()
+        if out.init is not None and Path(out.init).exists():  # a model folder, not a registry name
+            out = replace(out, init=str(Path(out.init).absolute()))
+        return out
 
 
 _NESTED: dict[tuple[str, str], type[_Config]] = {

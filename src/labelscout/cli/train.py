@@ -36,7 +36,9 @@ def train_command(
     blocks: str = typer.Option("1,1,1,1", "--blocks", help="Residual blocks per stage (1,1,1,1 = ResNet-10; 2,2,2,2 = ResNet-18)."),
     embedding_dim: int = typer.Option(128, "--embedding-dim", min=1, help="Size of the embedding the model emits (the autoencoder's bottleneck)."),
     reduce: str = typer.Option("pca", "--reduce", help="How wider backbone features reach --embedding-dim: pca (fitted after training) or linear (trained)."),
-    input_size: int = typer.Option(32, "--input-size", min=8, help="Training and inference resolution in pixels."),
+    input_size: Optional[int] = typer.Option(None, "--input-size", min=8, help="Training resolution in pixels (default: 32 from scratch; with --init, the model's input policy: 128 for thumbnails such as CIFAR's, else 224)."),
+    init: Optional[str] = typer.Option(None, "--init", help="Continue training this pretrained model instead of starting from random weights: efficientnet-lite0 (any name or folder --model accepts). Fine-tuning defaults: AdamW, lr 1e-4; --width/--blocks do not apply."),
+    init_bn: str = typer.Option("frozen", "--init-bn", help="With --init: frozen (keep the pretrained BatchNorm statistics) or train (update them)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="simclr/swav temperature (default: 0.2 simclr, 0.1 swav)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed (weights, order, augmentations, holdout)."),
     device: str = DeviceOpt,
@@ -63,13 +65,13 @@ def train_command(
         embedding_dim=embedding_dim, reduce=reduce, input_size=input_size, temperature=temperature, seed=seed,
         device=device, precision=precision, threads=threads, monitor=None if monitor == "none" else monitor,
         holdout=holdout, knn_every=knn_every, weights_dtype=weights_dtype, name=name, resume=resume,
-        max_images=max_images, temporal={"fps": fps, "max_dt": max_dt, "min_gap": min_gap} if temporal else None,
+        max_images=max_images, init=init, init_bn=init_bn, temporal={"fps": fps, "max_dt": max_dt, "min_gap": min_gap} if temporal else None,
         origin=origin(),
     )
     record = json.loads((model_dir / "train.json").read_text())
     knn = record.get("export", {}).get("knn_top1")
     what = "video frames" if temporal else "images"
-    line = (f"Trained {method}{' (temporal)' if temporal else ''} for {epochs} epochs on {record['counts']['train_images']} {what}"
+    line = (f"Trained {method}{' (temporal)' if temporal else ''}{f' from {init}' if init else ''} for {epochs} epochs on {record['counts']['train_images']} {what}"
             + (f" (kNN top-1 {knn:.1%} on {record['monitor']['queries']} held-out images)" if knn is not None else "")
             + f" -> {model_dir}\n  use it: labelscout select IMAGES -n N --model {model_dir}")
     echo_result(line)

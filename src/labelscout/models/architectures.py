@@ -132,3 +132,24 @@ def build_architecture(name: str, /, **kwargs) -> nn.Module:
             f"Unknown architecture {name!r}.", hint=f"Known architectures: {', '.join(sorted(ARCHITECTURES))}."
         ) from None
     return factory(**kwargs)
+
+
+class TimmBackbone(nn.Module):
+    """A timm model without its classifier (pooled features out); weights come from the state dict."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        try:
+            import timm
+        except ImportError:
+            raise ConfigError("timm models need the optional 'timm' package.", hint="pip install 'labelscout[hub]'") from None
+        self.net = timm.create_model(name, pretrained=False, num_classes=0)
+        self.embedding_dim = int(self.net.num_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def register_timm_architecture() -> None:
+    """Make "timm" buildable by name (only on demand: timm is an optional extra)."""
+    ARCHITECTURES.setdefault("timm", TimmBackbone)

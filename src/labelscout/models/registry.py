@@ -122,8 +122,10 @@ def is_online(host: str, port: int = 443, timeout: float = 2.0) -> bool:
 def _from_model_dir(path: Path, model_id: str) -> LoadedModel:
     module, spec, digest = load_model_dir(path)
     policy = spec.input_policy or {}
+    # a fine-tuned EfficientNet-Lite (train --init) exports to ONNX like the package models
+    extra = {"training": spec.training, "onnx": spec.architecture == "efficientnet_lite"}
     return LoadedModel(module, model_id, spec.input_size, spec.mean, spec.std, spec.embedding_dim, spec.resize,
-                       None, digest, {"training": spec.training}, small_input_size=policy.get("small_input_size"),
+                       None, digest, extra, small_input_size=policy.get("small_input_size"),
                        small_side=int(policy.get("small_side", 0)), resample=policy.get("resample", "bilinear"))
 
 

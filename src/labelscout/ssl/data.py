@@ -78,13 +78,15 @@ def load_image_folder(
     classes: list[str] | None = None,
     max_images: int | None = None,
     workers: int | None = None,
+    resample: str = "bilinear",
     progress: bool | None = None,
 ) -> ImageData:
     """Decode every image under ``path`` (recursively) to a (N, 3, size, size) uint8 tensor.
 
     ``classes`` fixes the label vocabulary (pass the training set's so a monitor set shares
     its label indices); images in other class folders then get label -1. ``max_images`` keeps
-    only the first images in sorted id order (for quick experiments). Raises
+    only the first images in sorted id order (for quick experiments). ``resample``: the
+    resize filter ("bilinear" or "bicubic", as the model's input policy says). Raises
     :class:`InputError` when no image can be used.
     """
     if not isinstance(size, int) or isinstance(size, bool) or size < 8:
@@ -101,7 +103,7 @@ def load_image_folder(
             f"No images found in {path}" + (f" (found only: {other})." if other else "."),
             hint=f"Supported extensions: {' '.join(sorted(IMAGE_EXTENSIONS))}.",
         )
-    pre = Preprocess(size)
+    pre = Preprocess(size, resample=resample)
     # Pillow releases the GIL while decoding, so threads use every core without the
     # start-up and pickling cost of worker processes.
     n_workers = workers if workers is not None else max(1, min(8, len(os.sched_getaffinity(0))))

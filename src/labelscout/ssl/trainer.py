@@ -5,14 +5,15 @@
 1. decode the images once into memory at the training resolution (:mod:`.data`), hold out
    a labelled split for the kNN monitor when class folders exist;
 2. build the method (:mod:`.simclr`, :mod:`.swav`, :mod:`.autoencoder`) around a
-   CifarResNet and train it: views made on the training device (:mod:`.views`), bf16
+   CifarResNet, or around a pretrained network (``init``, see :mod:`.init`), and train it: views made on the training device (:mod:`.views`), bf16
    autocast on CPUs that support it and AMP on CUDA, SGD / LARS / AdamW with warm-up and
    cosine decay, one atomic checkpoint per finished epoch;
 3. after each epoch, optionally measure weighted-kNN accuracy of the backbone features
    on the held-out split;
 4. write the embedding network with :func:`labelscout.models.model_dir.save_model_dir`
    into ``out_dir`` (reduced by a PCA folded into its last layer when the features are
-   wider than ``embedding_dim``), and ``train.json`` with config, versions, seed, device,
+   wider than ``embedding_dim``; an EfficientNet-Lite ``init`` gets its square-root /
+   PCA-whitening reduction refitted instead), and ``train.json`` with config, versions, seed, device,
    timings and the per-epoch loss and kNN accuracy.
 
 Rerunning with the same ``out_dir`` resumes after the last finished epoch. Every random
@@ -51,6 +52,7 @@ from ..models.model_dir import ModelSpec, load_model_dir, save_model_dir
 from ..runs.atomic import atomic_path, atomic_write_json
 from .autoencoder import AutoEncoder
 from .data import ImageData, channel_stats, load_image_folder
+from .init import FINETUNE_DEFAULTS, InitModel, load_init_model
 from .optim import OPTIMIZERS, build_optimizer, lr_at
 from .samplers import InstancePairSampler, PairSampler
 from .simclr import SimCLR
@@ -71,7 +73,7 @@ _CHECKPOINT_FORMAT = "labelscout-ssl-checkpoint/1"
 _RESULT_PARAMS = (
     "method", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "momentum", "warmup_epochs", "width", "blocks",
     "embedding_dim", "reduce", "input_size", "temperature", "method_params", "view_params", "seed", "precision",
-    "monitor", "holdout", "max_images",
+    "monitor", "holdout", "max_images", "init", "init_bn",
 )
 
 
@@ -97,7 +99,7 @@ def _convolution_backend(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
-def _resolve_precision(precision: str, device: torch.device) -> str:
+def _resolve_precision(precision: str, device: torch.device, pretrained: bool = False) -> str:
     if precision != "auto":
         if precision == "fp16" and device.type == "cpu":
             raise ConfigError("precision 'fp16' is not supported on the CPU.", hint="Use --precision bf16 or fp32 there.")
@@ -105,7 +107,10 @@ def _resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type == "cpu":
-        return "bf16" if _cpu_has_bf16() else "fp32"
+        # EfficientNet-Lite training steps took 4x longer under CPU bf16 autocast than in fp32
+        # (channels-last, 2 AVX-512-bf16 cores, torch 2.14: 6.8 s vs 1.7 s for 32 images at 128 px),
+        # the depthwise convolutions having no fast bf16 kernel there
+        return "bf16" if _cpu_has_bf16() and not pretrained else "fp32"
     return "fp32"
 
 
@@ -186,13 +191,25 @@ class SSLTrainer:
         images, folded into the network's last linear layer) or "linear" (a linear layer
         trained with the network, in front of the projection head).
     input_size : training (and inference) resolution; images are resized (shorter side)
-        and centre-cropped to it once when decoded.
+        and centre-cropped to it once when decoded. None: 32 from scratch; with ``init``, the
+        size the init model's input policy gives most of the images (EfficientNet-Lite: 128
+        for thumbnails up to 64 px such as CIFAR's, else 224).
+    init : start from this pretrained model (anything ``--model`` accepts that a model
+        folder can rebuild: ``efficientnet-lite0``, a model folder, ``torchvision:NAME``,
+        ``timm:NAME``) instead of random weights; see :mod:`labelscout.ssl.init`. Its
+        normalisation and input policy are used, the projection head is new, and the
+        optimizer defaults become AdamW at lr 1e-4, weight decay 0.01. None: a CifarResNet
+        from scratch (``width``, ``blocks``).
+    init_bn : with ``init``, "frozen" keeps the pretrained BatchNorm statistics (the layers
+        run in eval mode, their scale and shift still train) or "train" updates them from
+        the training batches.
     temperature : SimCLR / SwAV temperature (None: the method's default).
     method_params : other keyword arguments of the method class (e.g. SwAV's n_prototypes).
     view_params : overrides of :class:`labelscout.ssl.views.ViewConfig` fields.
     seed : everything random (init, order, views, holdout) derives from it.
     device : "auto", "cpu", "cuda", "cuda:N" or "mps".
-    precision : "auto" (bf16 on CUDA / bf16-capable CPUs, fp16 on older GPUs, else fp32),
+    precision : "auto" (bf16 on CUDA / bf16-capable CPUs, fp16 on older GPUs, else fp32; fp32
+        on CPUs with ``init``, where bf16 was measured 4x slower),
         "fp32", "bf16" or "fp16" (CUDA only).
     threads : CPU threads for torch (None: the cores this process may use minus the load other
         processes put on them, at least 1; see ``_default_threads``).
@@ -225,7 +242,7 @@ class SSLTrainer:
         "blocks": [Instance(tuple, list)],
         "embedding_dim": [Interval(numbers.Integral, 1, None), None],
         "reduce": [Options({"pca", "linear"})],
-        "input_size": [Interval(numbers.Integral, 8, None)],
+        "input_size": [Interval(numbers.Integral, 8, None), None],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "method_params": [Instance(dict), None],
         "view_params": [Instance(dict), None],
@@ -242,6 +259,8 @@ class SSLTrainer:
         "name": [Instance(str), None],
         "resume": [Instance(bool)],
         "max_images": [Interval(numbers.Integral, 1, None), None],
+        "init": [Instance(str, Path), None],
+        "init_bn": [Options({"frozen", "train"})],
         "progress": [Instance(bool, Reporter), None],  # a reporter carries progress and cancellation
     }
 
@@ -260,7 +279,7 @@ class SSLTrainer:
         blocks: tuple[int, ...] | list[int] = (1, 1, 1, 1),
         embedding_dim: int | None = 128,
         reduce: str = "pca",
-        input_size: int = 32,
+        input_size: int | None = None,
         temperature: float | None = None,
         method_params: dict[str, Any] | None = None,
         view_params: dict[str, Any] | None = None,
@@ -277,6 +296,8 @@ class SSLTrainer:
         name: str | None = None,
         resume: bool = True,
         max_images: int | None = None,
+        init: str | Path | None = None,
+        init_bn: str = "frozen",
         progress: bool | None = None,
     ):
         self.method = method
@@ -308,7 +329,11 @@ class SSLTrainer:
         self.name = name
         self.resume = resume
         self.max_images = max_images
+        self.init = init
+        self.init_bn = init_bn
         self.progress = progress
+        self._init_model: InitModel | None = None
+        self._size: int | None = None
 
     # -- parameters -------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -325,20 +350,35 @@ class SSLTrainer:
             if self.embedding_dim is None:
                 raise ConfigError("The 'embedding_dim' parameter of SSLTrainer must be an int >= 1 for method 'autoencoder' "
                                   "(it is the bottleneck width). Got None instead.")
-            if self.input_size % 8:
+            if self.init is not None:
+                raise ConfigError("The 'init' parameter of SSLTrainer works with methods 'simclr' and 'swav', not 'autoencoder' "
+                                  f"(a pretrained encoder has no decoder). Got init={str(self.init)!r}.")
+            if self.input_size is not None and self.input_size % 8:
                 raise ConfigError(f"The 'input_size' parameter of SSLTrainer must be divisible by 8 for method 'autoencoder'. "
                                   f"Got {self.input_size!r} instead.")
+        if self.init is not None and self.reduce != "pca":
+            raise ConfigError(f"The 'reduce' parameter of SSLTrainer must be 'pca' with init (an EfficientNet-Lite init model's "
+                              f"reduction is refitted after training). Got {self.reduce!r} instead.")
         if isinstance(self.monitor, str) and self.monitor not in ("auto", "none") and not Path(self.monitor).exists():
             raise ConfigError(f"The 'monitor' parameter of SSLTrainer must be 'auto', 'none' or an existing folder. "
                               f"Got {self.monitor!r} instead.")
 
     def _result_config(self, method_cls: type, sampler: PairSampler) -> dict[str, Any]:
         cfg = {k: getattr(self, k) for k in _RESULT_PARAMS}
+        cfg["input_size"] = self._size
         cfg["blocks"] = list(self.blocks)
         cfg["monitor"] = None if self.monitor is None else str(self.monitor)
-        cfg["optimizer"] = self.optimizer or method_cls.default_optimizer
-        cfg["weight_decay"] = self.weight_decay if self.weight_decay is not None else method_cls.default_weight_decay
-        cfg["lr"] = self.lr if self.lr is not None else method_cls.default_lr * self.batch_size / 256
+        if self._init_model is not None:
+            cfg["init"] = str(self.init)
+            cfg["init_weights_sha256"] = self._init_model.loaded.weights_sha256  # the same name may hold other weights
+            cfg["optimizer"] = self.optimizer or FINETUNE_DEFAULTS["optimizer"]
+            cfg["weight_decay"] = self.weight_decay if self.weight_decay is not None else FINETUNE_DEFAULTS["weight_decay"]
+            cfg["lr"] = self.lr if self.lr is not None else FINETUNE_DEFAULTS["lr"]
+        else:
+            cfg["init_bn"] = None  # only meaningful with init (and absent from older checkpoints)
+            cfg["optimizer"] = self.optimizer or method_cls.default_optimizer
+            cfg["weight_decay"] = self.weight_decay if self.weight_decay is not None else method_cls.default_weight_decay
+            cfg["lr"] = self.lr if self.lr is not None else method_cls.default_lr * self.batch_size / 256
         cfg["warmup_epochs"] = self.warmup_epochs if self.warmup_epochs is not None else min(10, self.epochs // 10)
         cfg["sampler"] = sampler.describe()
         return cfg
@@ -346,11 +386,14 @@ class SSLTrainer:
     # -- building blocks ------------------------------------------------------------------
     def _build_method(self, feature_dim_out: int | None, mean: list[float], std: list[float]) -> nn.Module:
         method_cls = METHODS[self.method]
-        backbone = build_architecture("cifar_resnet", width=self.width, blocks=list(self.blocks), out_dim=feature_dim_out)
+        if self._init_model is not None:
+            backbone = self._init_model.backbone()
+        else:
+            backbone = build_architecture("cifar_resnet", width=self.width, blocks=list(self.blocks), out_dim=feature_dim_out)
         view_fields = dict(self.view_params or {})
-        view_fields.setdefault("size", self.input_size)
+        view_fields.setdefault("size", self._size)
         if self.method == "autoencoder":
-            base = ViewConfig.mild(self.input_size).__dict__
+            base = ViewConfig.mild(self._size).__dict__
             view = ViewConfig(**{**base, **view_fields})
         else:
             view = ViewConfig(**view_fields)
@@ -364,12 +407,39 @@ class SSLTrainer:
 
     def _trained_out_dim(self) -> int | None:
         """out_dim of the backbone during training (None: the pooled features)."""
+        if self._init_model is not None:
+            return None  # the pretrained network as it is
         feature_dim = self.width * 2 ** (len(self.blocks) - 1)
         if self.method == "autoencoder":
             return self.embedding_dim
         if self.reduce == "linear" and self.embedding_dim is not None and self.embedding_dim < feature_dim:
             return self.embedding_dim
         return None
+
+    def _prepare_init(self) -> InitModel | None:
+        """Load the ``init`` model once, before any image is decoded, so a missing one fails first."""
+        if self.init is not None and (self._init_model is None or self._init_model.spec != str(self.init)):
+            self._init_model = load_init_model(str(self.init))
+        return self._init_model
+
+    def _training_size(self, data: str | Path | ImageData) -> tuple[int, str]:
+        """The training resolution and why (see ``input_size``)."""
+        if self.input_size is not None:
+            return int(self.input_size), "input_size"
+        init = self._prepare_init()
+        if init is None:
+            return 32, "the from-scratch default"
+        if isinstance(data, ImageData):
+            return int(data.images.shape[-1]), "the size the images were decoded at"
+        return init.training_size(_sample_sizes(data, self.max_images))
+
+    def _freeze_bn(self, method: nn.Module) -> None:
+        """With init_bn="frozen", run the pretrained BatchNorm layers on their stored statistics."""
+        if self._init_model is None or self.init_bn != "frozen":
+            return
+        for m in method.backbone.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
     # -- main entry -------------------------------------------------------------------------
     def fit(self, data: str | Path | ImageData, out_dir: str | Path, *, pair_sampler: PairSampler | None = None) -> "SSLTrainer":
@@ -379,11 +449,12 @@ class SSLTrainer:
         positives (it is built for the training images after the holdout is removed).
         """
         self._validate()
+        self._prepare_init()
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
             raise InputError(f"--out {out_dir} exists and is not a folder.", hint="Choose another output folder.")
         device = resolve_device(self.device)
-        precision = _resolve_precision(self.precision, device)
+        precision = _resolve_precision(self.precision, device, pretrained=self.init is not None)
         old_threads = torch.get_num_threads()
         if device.type == "cpu" or self.threads is not None:
             torch.set_num_threads(self.threads or _default_threads())
@@ -400,10 +471,12 @@ class SSLTrainer:
 
         # 1. data ----------------------------------------------------------------------
         t0 = time.perf_counter()
+        init = self._init_model
+        self._size, size_why = self._training_size(data)
         full = data if isinstance(data, ImageData) else load_image_folder(
-            data, self.input_size, max_images=self.max_images, progress=self.progress)
-        if full.images.shape[-1] != self.input_size:
-            raise InputError(f"The decoded images are {full.images.shape[-1]} pixels wide but input_size is {self.input_size}.",
+            data, self._size, max_images=self.max_images, resample=init.resample if init else "bilinear", progress=self.progress)
+        if full.images.shape[-1] != self._size:
+            raise InputError(f"The decoded images are {full.images.shape[-1]} pixels wide but input_size is {self._size}.",
                              hint="Decode them with load_image_folder(path, input_size).")
         train, queries, monitor_info = self._split_monitor(full)
         timings["decode_s"] = round(time.perf_counter() - t0, 3)
@@ -417,7 +490,12 @@ class SSLTrainer:
         if self.resume and ckpt_path.is_file():
             ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             self._check_checkpoint(ckpt, cfg, data_fp, ckpt_path)
-        mean, std = (ckpt["mean"], ckpt["std"]) if ckpt else channel_stats(train.images)
+        if ckpt:
+            mean, std = ckpt["mean"], ckpt["std"]
+        elif init is not None:
+            mean, std = init.mean, init.std  # what the pretrained network was trained with
+        else:
+            mean, std = channel_stats(train.images)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # initial weights depend on the seed only
             method = self._build_method(self._trained_out_dim(), mean, std)
@@ -461,6 +539,8 @@ class SSLTrainer:
                        "skipped": len(full.skipped), "steps_per_epoch": steps_per_epoch},
             "monitor": monitor_info,
             "normalization": {"mean": mean, "std": std},
+            "input_size": {"size": self._size, "why": size_why},
+            "init": init.provenance() if init is not None else None,
             "data_fingerprint": data_fp,
             "resumed_from_epoch": start_epoch if ckpt else None,
             "skipped": full.skipped,
@@ -474,6 +554,7 @@ class SSLTrainer:
                 t_ep = time.perf_counter()
                 cpu_ep = time.process_time()  # CPU seconds of all threads: comparable on a shared machine
                 method.train()
+                self._freeze_bn(method)
                 order_gen = torch.Generator().manual_seed(_seed_for(self.seed, epoch, 0))
                 view_gen = _generator(device, _seed_for(self.seed, epoch, 1))
                 # summed on the device: reading each step's loss would stall a GPU every step
@@ -531,18 +612,21 @@ class SSLTrainer:
         # 4. export ------------------------------------------------------------------------------
         t0 = time.perf_counter()
         embed_net, export_info = self._export_network(method, train, mean, std, device, autocast_dtype)
-        name = self.name or f"ssl-{self.method}-cifar-resnet{self.width}-{export_info['embedding_dim']}"
-        spec = ModelSpec(
-            name=name,
-            architecture="cifar_resnet",
-            arch_kwargs=export_info["arch_kwargs"],
-            input_size=self.input_size,
-            mean=list(mean),
-            std=list(std),
-            embedding_dim=export_info["embedding_dim"],
-            training={"method": self.method, "epochs": self.epochs, "data": record["data"], "seed": self.seed,
-                      "train_images": len(train), "record": TRAIN_FILE},
-        )
+        training = {"method": self.method, "epochs": self.epochs, "data": record["data"], "seed": self.seed,
+                    "train_images": len(train), "record": TRAIN_FILE}
+        if init is None:
+            name = self.name or f"ssl-{self.method}-cifar-resnet{self.width}-{export_info['embedding_dim']}"
+            spec = ModelSpec(name=name, architecture="cifar_resnet", arch_kwargs=export_info["arch_kwargs"],
+                             input_size=self._size, mean=list(mean), std=list(std),
+                             embedding_dim=export_info["embedding_dim"], training=training)
+        else:
+            # fed as the init model is (its input size and thumbnail policy), not at the training size only
+            name = self.name or f"ssl-{self.method}-{Path(str(self.init)).name}-{export_info['embedding_dim']}"
+            training.update(init=init.provenance(), reduction=export_info["reduction"], training_input_size=self._size)
+            spec = ModelSpec(name=name, architecture=init.architecture, arch_kwargs=export_info["arch_kwargs"],
+                             input_size=int(init.loaded.input_size), mean=list(mean), std=list(std),
+                             embedding_dim=export_info["embedding_dim"], resize=init.loaded.resize, training=training,
+                             input_policy=init.input_policy())
         save_model_dir(out_dir, embed_net, spec, dtype=torch.float16 if self.weights_dtype == "float16" else None)
         timings["export_s"] = round(time.perf_counter() - t0, 3)
         if queries is not None:
@@ -582,7 +666,8 @@ class SSLTrainer:
                 f"--monitor {self.monitor} needs labels for the training images too (class folders), and the training data has none.",
                 hint="Use --monitor none, or arrange the training images in class folders.",
             )
-        queries = load_image_folder(self.monitor, self.input_size, classes=full.classes, progress=self.progress)
+        queries = load_image_folder(self.monitor, self._size, classes=full.classes, progress=self.progress,
+                                    resample=self._init_model.resample if self._init_model else "bilinear")
         if queries.labels is None:
             raise InputError(f"The monitor folder {self.monitor} has no class folders, so its images have no labels.",
                              hint="Point --monitor at a folder of class subfolders (like the training data).")
@@ -591,8 +676,10 @@ class SSLTrainer:
                                "metric": "cosine"}
 
     @torch.inference_mode()
-    def _embed(self, net: nn.Module, images: torch.Tensor, mean, std, device: torch.device, autocast_dtype, batch: int = 1024) -> torch.Tensor:
+    def _embed(self, net: nn.Module, images: torch.Tensor, mean, std, device: torch.device, autocast_dtype, batch: int | None = None) -> torch.Tensor:
         """Clean (un-augmented) embeddings of uint8 (N, 3, S, S) images -> float32 (N, D) on the CPU."""
+        # an ImageNet network at 128-224 px holds far larger activations than a CIFAR ResNet at 32
+        batch = batch or (128 if self._init_model is not None else 1024)
         was_training = net.training
         net.eval()
         out = []
@@ -613,6 +700,16 @@ class SSLTrainer:
 
     def _export_network(self, method: nn.Module, train: ImageData, mean, std, device, autocast_dtype) -> tuple[nn.Module, dict[str, Any]]:
         backbone = copy.deepcopy(method.backbone).float().to("cpu", memory_format=torch.contiguous_format).eval()
+        if self._init_model is not None:
+            init = self._init_model
+            features = None
+            if init.lite and self.embedding_dim is not None:
+                probe = copy.deepcopy(backbone)
+                probe.flip = bool(getattr(init.loaded.module, "flip", False))  # fitted on what the model will emit
+                features = self._embed(probe, train.images, mean, std, torch.device("cpu"), None)  # (N, 1280)
+            net, arch_kwargs, reduction = init.export(backbone, features, self.embedding_dim)
+            return net, {"feature_dim": int(getattr(backbone, "feature_dim", backbone.embedding_dim)), "arch_kwargs": arch_kwargs,
+                         "embedding_dim": int(net.embedding_dim), "reduce": reduction["reduce"], "reduction": reduction}
         feature_dim = backbone.feature_dim
         arch_kwargs: dict[str, Any] = {"width": self.width, "blocks": list(self.blocks), "out_dim": None}
         info: dict[str, Any] = {"feature_dim": feature_dim}
@@ -710,7 +807,11 @@ def _temporal_data(data: str | Path | ImageData, trainer: "SSLTrainer", temporal
     if isinstance(data, ImageData):
         raise ConfigError("Temporal training decodes videos itself; pass the video folder or file, not decoded images.")
     opts = {"fps": 5.0, "max_dt": 1.0, "min_gap": 10.0, **temporal}
-    frames = load_video_frames(data, trainer.input_size, fps=opts["fps"], progress=trainer.progress)
+    trainer._validate()
+    init = trainer._prepare_init()  # a missing init model fails before the videos are decoded
+    # video frames are photos: the init model's input size (its thumbnail rule does not apply)
+    size = trainer.input_size or (int(init.loaded.input_size) if init is not None else 32)
+    frames = load_video_frames(data, size, fps=opts["fps"], progress=trainer.progress)
     if len(frames) == 0:
         raise InputError(f"No video frames could be decoded from {data}.",
                          hint="Temporal training needs videos; see the skipped list for each file's reason.")
@@ -718,3 +819,22 @@ def _temporal_data(data: str | Path | ImageData, trainer: "SSLTrainer", temporal
     sampler = TemporalPairSampler(frames.video, frames.timestamps, batch_size=trainer.batch_size,
                                   max_dt=opts["max_dt"], min_gap=opts["min_gap"], seed=trainer.seed)
     return images, sampler
+
+
+def _sample_sizes(path: str | Path, max_images: int | None, n: int = 64) -> list[tuple[int, int]]:
+    """(width, height) of up to ``n`` images spread over the folder (headers only, no decoding)."""
+    from PIL import Image
+
+    from ..sources.images import IMAGE_EXTENSIONS
+    from ..sources.scan import scan_folder
+
+    scan = scan_folder(path, {"image": IMAGE_EXTENSIONS})
+    ids, root = scan.files["image"][:max_images], scan.root
+    sizes = []
+    for sid in ids[:: max(1, len(ids) // n)][:n]:
+        try:
+            with Image.open(root / sid) as im:
+                sizes.append(im.size)
+        except Exception:  # unreadable files are reported when decoding; here they just do not vote
+            continue
+    return sizes
