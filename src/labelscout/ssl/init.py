@@ -17,7 +17,7 @@ install, when the trainer starts, before any image is decoded: never random weig
 
 The network is fed exactly as the init model is at inference (its mean / std, its input
 size, and for the EfficientNet-Lite models its thumbnail rule: images up to 64 px are
-upscaled to 128 px, bicubic), and the saved folder records that policy, so ``--model
+upscaled to the model's thumbnail size, bicubic), and the saved folder records that policy, so ``--model
 OUT`` embeds new images the way the network was trained.
 """
 from __future__ import annotations
