@@ -203,7 +203,7 @@ def run_inspect(config: InspectConfig | dict, *, out: str | Path | None = None, 
         labels = None
         if any("labels" in d.required() for d in dets.values()):
             labels = pipeline.pool_labels(ctx, emb, cfg.labels, cfg.label_column)
-        issues = pipeline.detect(ctx, dets, Pool.from_embeddings(emb, labels=labels))
+        issues = pipeline.detect(ctx, dets, Pool.from_embeddings(emb, labels=labels), model_id=emb.model_id)
         if ctx.out is not None:
             with ctx.stage("write"):
                 write_issues(ctx.out, issues)
@@ -353,7 +353,9 @@ def run_select(config: SelectConfig | dict, *, out: str | Path | None = None, re
         in_space = Pool.from_embeddings(emb, labels=labels, vectors=vectors, **model_inputs)
         issues, candidates = None, None
         if dedupers:  # in the selection's space: what is a duplicate there is what the strategy would see twice
-            issues, candidates = pipeline.dedupe(ctx, dedupers, in_space, exclude_ids)
+            # the per-model near-duplicate calibration holds in the model's own space only
+            issues, candidates = pipeline.dedupe(ctx, dedupers, in_space, exclude_ids,
+                                                 model_id=emb.model_id if space.kind == "raw" else None)
         selection = pipeline.select_from_pool(ctx, selector, in_space, exclude_ids, candidates)
         ctx.record.counts.update({"pool": len(emb), "selected": len(selection), "excluded": len(exclude_ids),
                                   "skipped": len(loaded.skipped)})

@@ -230,7 +230,7 @@ class SelectConfig(_Config):
 
         names = ["exact-duplicates", "near-duplicates"]
         return make_detectors(names, option_params(names, near_dup_threshold=self.near_dup_threshold,
-                                                   near_dup_ratio=self.near_dup_ratio), model=self.model.model)
+                                                   near_dup_ratio=self.near_dup_ratio))
 
     @classmethod
     def from_run(cls, run: str | Path) -> "SelectConfig":
@@ -267,7 +267,7 @@ class InspectConfig(_Config):
     def make_detectors(self) -> dict[str, Any]:
         from .detectors._runner import make_detectors
 
-        return make_detectors(list(self.detectors), self.detector_params, model=self.model.model)
+        return make_detectors(list(self.detectors), self.detector_params)
 
     @classmethod
     def from_run(cls, run: str | Path) -> "InspectConfig":

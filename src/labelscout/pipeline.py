@@ -157,22 +157,30 @@ def resolve_excluded(ctx: RunContext, exclude: Sequence[str] | None, pool_ids: S
     return [i for i in given if i in known]
 
 
-def detect(ctx: RunContext, detectors: dict[str, Any], pool: Pool, *, stage: str = "detect") -> Issues:
-    """Stage *detect*: every detector on ``pool``; failures are recorded, not raised."""
+def detect(ctx: RunContext, detectors: dict[str, Any], pool: Pool, *, stage: str = "detect",
+           model_id: str | None = None) -> Issues:
+    """Stage *detect*: every detector on ``pool``; failures are recorded, not raised.
+    ``model_id``: the model whose embedding ``pool.vectors`` are (None when they are in another
+    space, e.g. PCA): detectors with a per-model calibration left unset (the near-duplicate
+    threshold) use the one of that model."""
     from .detectors._runner import run_detectors
 
+    for det in detectors.values():
+        if model_id is not None and det.get_params().get("model", model_id) is None:
+            det.model = model_id
     with ctx.stage(stage):
         return run_detectors(detectors, pool, timings=ctx.record.timings, reporter=ctx.reporter)
 
 
-def dedupe(ctx: RunContext, dedupers: dict[str, Any], pool: Pool, keep_ids: Sequence[str]) -> tuple[Issues, np.ndarray]:
+def dedupe(ctx: RunContext, dedupers: dict[str, Any], pool: Pool, keep_ids: Sequence[str], *,
+           model_id: str | None = None) -> tuple[Issues, np.ndarray]:
     """Duplicate detectors on ``pool`` (in the run's space, as the strategy will see it);
     return their issues and the rows left as candidates (every row but the flagged
     non-representatives; ``keep_ids``, the labeled ones, stay). A failing detector is
     recorded: a selection without de-duplication is still a selection."""
     from .detectors._runner import duplicates_to_drop
 
-    issues = detect(ctx, dedupers, pool, stage="dedupe")
+    issues = detect(ctx, dedupers, pool, stage="dedupe", model_id=model_id)
     drop = set(duplicates_to_drop(issues, keep=keep_ids))
     candidates = np.array([i for i, sid in enumerate(pool.ids) if sid not in drop], dtype=np.int64)
     ctx.record.counts["duplicates_dropped"] = len(drop)

@@ -4,6 +4,7 @@ central representative per group, scores monotone in the distance."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from labelscout.detectors import NearDuplicateDetector
 from labelscout.errors import ConfigError
+from labelscout.detectors.near_duplicates import DEFAULT_THRESHOLD, MODEL_THRESHOLDS
 
 
 def _pool(rng, n_base=60, d=8, n_dups=25, noise=0.01, metric="cosine"):
@@ -209,7 +211,7 @@ def test_ratio_cuts_chains_in_dense_regions_but_keeps_isolated_copies():
 
 
 @pytest.mark.parametrize("params,needle", [
-    ({"threshold": 0}, "'threshold' parameter of NearDuplicateDetector must be a float in the range (0, inf). Got 0 instead."),
+    ({"threshold": 0}, "'threshold' parameter of NearDuplicateDetector must be a float in the range (0, inf) or None. Got 0 instead."),
     ({"k": 0}, "'k' parameter of NearDuplicateDetector must be an int in the range [1, inf"),
     ({"metric": "cos"}, "'metric' parameter of NearDuplicateDetector must be one of"),
     ({"ratio": 0}, "'ratio' parameter of NearDuplicateDetector must be a float in the range (0, 1]. Got 0 instead."),
@@ -219,3 +221,36 @@ def test_bad_parameters_are_named(params, needle, rng):
     with pytest.raises(ConfigError) as err:
         NearDuplicateDetector(**params).fit(rng.normal(size=(10, 3)))
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("model, expected", [(None, DEFAULT_THRESHOLD), ("precomputed", DEFAULT_THRESHOLD),
+                                             ("ls-cifar-resnet-simclr-128", 0.04), ("builtin:ls-cifar-resnet-simclr-128", 0.04),
+                                             ("efficientnet-lite2", MODEL_THRESHOLDS["efficientnet-lite2"])])
+def test_an_unset_threshold_is_the_one_calibrated_for_the_model_of_the_vectors(model, expected):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 8)).astype(np.float32)
+    det = NearDuplicateDetector(model=model).fit(X)
+    assert det.threshold_ == expected
+    assert NearDuplicateDetector(threshold=0.07, model=model).fit(X).threshold_ == 0.07  # an explicit one always wins
+
+
+def test_inspect_uses_the_calibration_of_the_model_that_made_the_embeddings(tmp_path):
+    import labelscout
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 16)).astype(np.float32)
+    X[1] = X[0] + 0.3 * rng.standard_normal(16).astype(np.float32)  # cosine distance about 0.04-0.1: a lite2 near pair only
+    np.save(tmp_path / "X.npy", X)
+    (tmp_path / "ids.txt").write_text("".join(f"s{i:02d}\n" for i in range(30)))
+    emb = labelscout.select(embeddings=tmp_path / "X.npy", ids=tmp_path / "ids.txt", n=1, out=tmp_path / "a",
+                            report=False).out / "embeddings"
+    meta = json.loads((emb / "embeddings.json").read_text())
+    dist = 1 - float(X[0] @ X[1] / np.linalg.norm(X[0]) / np.linalg.norm(X[1]))
+    assert DEFAULT_THRESHOLD < dist < MODEL_THRESHOLDS["efficientnet-lite2"], dist
+    found = {}
+    for model_id in ("precomputed", "efficientnet-lite2"):
+        meta["model_id"] = model_id
+        (emb / "embeddings.json").write_text(json.dumps(meta))
+        res = labelscout.inspect(emb, out=tmp_path / model_id, detectors=["near-duplicates"])
+        found[model_id] = set(res.issues.ids)
+    assert found == {"precomputed": set(), "efficientnet-lite2": {"s00", "s01"}}

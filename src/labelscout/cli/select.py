@@ -50,7 +50,7 @@ def select_command(
     frame_format: str = typer.Option("jpg", "--frame-format", help="Selected video frames are written to OUT/frames/ as jpg or png (lossless), or 'none'."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write OUT/report.html explaining the selection."),
     dedupe: bool = typer.Option(False, "--dedupe", help="Drop exact and near duplicates (all but one representative per group) before selecting; groups go to OUT/issues.csv."),
-    near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0, help="With --dedupe: largest cosine distance (1 - cos) joining near duplicates (default 0.04)."),
+    near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold", min=0.0, help="With --dedupe: largest cosine distance (1 - cos) joining near duplicates (default: calibrated for the model, 0.2 for efficientnet-lite2, 0.04 for the CIFAR model and unknown ones)."),
     near_dup_ratio: Optional[float] = typer.Option(None, "--near-dup-ratio", help="With --dedupe: a pair must also be at most this fraction of the 10th neighbour's distance, in (0, 1]; 1 turns the test off (default 0.5)."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your model's class probabilities for the pool (uncertainty, badge, fisher-match): a CSV / parquet with an id column and one column per class, or an .npy (N, C) with P.ids.txt (and P.classes.txt) beside it. Without it, a logistic head on the embeddings trained on the --labels samples predicts."),
     logits: bool = typer.Option(False, "--logits", help="The --predictions values are raw scores (soft-maxed), not probabilities."),

@@ -41,16 +41,9 @@ def option_params(names: Sequence[str], *, near_dup_threshold: float | None = No
     return params
 
 
-def make_detectors(names: Sequence[str], params: dict[str, dict[str, Any]] | None = None, *,
-                   model: str | None = None) -> dict[str, BaseDetector]:
-    """Instantiate and validate the named detectors (before any embedding is spent).
-    ``model``: the model that embeds the pool (None: the default); a near-duplicate
-    detector without a threshold gets the one calibrated for it."""
-    params = {k: dict(v) for k, v in (params or {}).items()}
-    if "near-duplicates" in names and "threshold" not in params.get("near-duplicates", {}):
-        from .near_duplicates import threshold_for_model
-
-        params.setdefault("near-duplicates", {})["threshold"] = threshold_for_model(model)
+def make_detectors(names: Sequence[str], params: dict[str, dict[str, Any]] | None = None) -> dict[str, BaseDetector]:
+    """Instantiate and validate the named detectors (before any embedding is spent)."""
+    params = params or {}
     unknown = [k for k in params if k not in names]
     if unknown:
         raise ConfigError(f"Parameters were given for detector(s) {unknown} that are not run; the run has {list(names)}.")

@@ -41,7 +41,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validation import Interval, Options
+from .._validation import Instance, Interval, Options
 from ..pool import Pool
 from ..results import Issues
 from ..space.metric import unit_rows
@@ -63,12 +63,9 @@ MODEL_THRESHOLDS: dict[str, float] = {"ls-cifar-resnet-simclr-128": 0.04,
 
 
 def threshold_for_model(model: str | None) -> float:
-    """The calibrated near-duplicate threshold of ``model`` (None: the default model)."""
-    if model is None:
-        from ..models.registry import DEFAULT_MODEL
-
-        model = DEFAULT_MODEL
-    name = str(model).removeprefix("builtin:")
+    """The calibrated near-duplicate threshold of the vectors of ``model`` (a model id as the
+    embeddings record it); DEFAULT_THRESHOLD for None and for models without a calibration."""
+    name = str(model or "").removeprefix("builtin:")
     return MODEL_THRESHOLDS.get(name, DEFAULT_THRESHOLD)
 #: default local ratio test (1.0 = off): an edge within the threshold must also be at most
 #: this fraction of the local scale (the k-th neighbour's distance) at one of its ends
@@ -116,16 +113,20 @@ class NearDuplicateDetector(BaseDetector):
     description: ClassVar[str] = "Groups of samples within a distance threshold (kNN graph, connected components); one representative per group is kept."
     finds_groups: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list]] = {
-        "threshold": [Interval(numbers.Real, 0, None, closed="neither")],
+        "threshold": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "model": [Instance(str), None],
         "k": [Interval(numbers.Integral, 1, None)],
         "metric": [Options({"cosine", "l2"})],
         "method": [Options({"auto", "exact", "ivf", "hnsw"})],
         "ratio": [Interval(numbers.Real, 0, 1, closed="right")],
     }
 
-    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, k: int = 10, metric: str = "cosine", method: str = "auto",
-                 ratio: float = DEFAULT_RATIO):
+    def __init__(self, *, threshold: float | None = None, k: int = 10, metric: str = "cosine", method: str = "auto",
+                 ratio: float = DEFAULT_RATIO, model: str | None = None):
+        # None: the threshold calibrated for ``model``, the model that made the vectors (the
+        # pipeline sets it from the embeddings; unknown models get DEFAULT_THRESHOLD)
         self.threshold = threshold
+        self.model = model
         self.k = k
         self.metric = metric
         self.method = method
@@ -140,16 +141,17 @@ class NearDuplicateDetector(BaseDetector):
         within the threshold (a list filled by its own near-duplicates says nothing about
         the density around them, and the ratio test must not split such a group)."""
         dk = D[:, -1]
-        return np.where(dk > self.threshold, dk, np.inf)
+        return np.where(dk > self.threshold_, dk, np.inf)
 
     def _fit(self, pool: Pool) -> None:
+        self.threshold_ = float(self.threshold if self.threshold is not None else threshold_for_model(self.model))
         X, ids = pool.vectors, pool.ids
         n = X.shape[0]
         Z = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(X, dtype=np.float32)
         if n >= 2:
             g = self._knn_graph(Z, self.k, self.method, key=self.metric)
             D = self._distances(g.distances)  # (n, k)
-            r, c = np.nonzero((g.indices >= 0) & (D <= self.threshold))
+            r, c = np.nonzero((g.indices >= 0) & (D <= self.threshold_))
             cols, d = g.indices[r, c], D[r, c]
             rows = r.astype(np.int64)
             if self.ratio < 1.0:
@@ -223,7 +225,7 @@ class NearDuplicateDetector(BaseDetector):
             for row in gr:
                 dist = float(nearest_d[row])
                 out_ids.append(ids[row])
-                scores.append(min(1.0, max(0.0, 1.0 - dist / (2.0 * self.threshold))))
+                scores.append(min(1.0, max(0.0, 1.0 - dist / (2.0 * self.threshold_))))
                 flags.append(row != gr[0])
                 evidence.append({"group": gi, "representative": rep, "nearest": ids[nearest[row]],
                                  "distance": round(dist, 6), "size": len(gr)})
