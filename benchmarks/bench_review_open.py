@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -35,9 +37,26 @@ from _browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from labelscout.review import ReviewServer, open_review  # noqa: E402
 from labelscout.runs.atomic import atomic_write_json  # noqa: E402
 
-FRAME_PROBE = """(() => { window.__frames = []; let last = performance.now();
+FRAME_PROBE = """(() => { window.__frames = []; window.__long = []; let last = performance.now();
+  new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: "longtask" });
+  window.__thumbReq0 = performance.getEntriesByType("resource").filter((e) => e.name.includes("/thumbs?")).length;
   function tick(t) { window.__frames.push(t - last); last = t; if (window.__probe) requestAnimationFrame(tick); }
   window.__probe = true; requestAnimationFrame(tick); })()"""
+
+
+def _machine() -> dict:
+    flags = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    return {"cpu": model, "cores": os.cpu_count(), "cpu_flags": flags, "python": platform.python_version(),
+            "load_average_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def main() -> None:
@@ -71,7 +90,7 @@ def main() -> None:
         raise SystemExit("Debian's chromium is needed: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
-    results = {"n": len(session.ids), "classes": len(session.misfits.classes), "first_class": session.misfits.classes[0],
+    results = {"machine": _machine(), "n": len(session.ids), "classes": len(session.misfits.classes), "first_class": session.misfits.classes[0],
                "first_class_size": int((session.misfits.given == 0).sum()), "timings": timings, "opens": []}
     try:
         with sync_playwright() as p:
@@ -88,6 +107,7 @@ def main() -> None:
                 if kind == "warm" and "scroll" not in results:
                     page.mouse.move(700, 500)
                     page.evaluate(FRAME_PROBE)
+                    render_ms0 = page.evaluate("window.labelscoutReview.renderMs")
                     height = page.evaluate("document.getElementById('spacer').offsetHeight")
                     t = time.perf_counter()
                     steps = 0
@@ -97,11 +117,17 @@ def main() -> None:
                         steps += 1
                     page.evaluate("window.__probe = false")
                     frames = page.evaluate("window.__frames")[1:]
+                    long_tasks = page.evaluate("window.__long")
+                    thumb_requests = page.evaluate("performance.getEntriesByType('resource').filter((e) => e.name.includes('/thumbs?')).length - window.__thumbReq0")
                     results["scroll"] = {"grid_height_px": height, "wheel_steps": steps, "seconds": round(time.perf_counter() - t, 2),
                                          "frames": len(frames), "max_frame_ms": round(max(frames), 1),
                                          "frames_over_50ms": sum(f > 50 for f in frames),
                                          "median_frame_ms": round(sorted(frames)[len(frames) // 2], 1),
-                                         "tiles_in_dom_at_end": page.evaluate("window.labelscoutReview.visibleTiles()")}
+                                         "tiles_in_dom_at_end": page.evaluate("window.labelscoutReview.visibleTiles()"),
+                                         "long_tasks": len(long_tasks), "long_task_ms_total": round(sum(long_tasks), 1),
+                                         "long_task_ms_max": round(max(long_tasks, default=0), 1),
+                                         "thumb_requests": thumb_requests, "renders": page.evaluate("window.labelscoutReview.renders"),
+                                         "render_js_ms_total": round(page.evaluate("window.labelscoutReview.renderMs") - render_ms0, 1)}
                 ctx.close()
             if args.screenshot:
                 ctx = browser.new_context(viewport={"width": 1360, "height": 900})
@@ -116,6 +142,7 @@ def main() -> None:
             browser.close()
     finally:
         server.stop()
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["command"] = "python benchmarks/bench_review_open.py " + " ".join(sys.argv[1:])
     atomic_write_json(args.out, results)
     print(json.dumps(results, indent=1))

@@ -195,3 +195,35 @@ def test_many_thumbnails_in_one_answer_match_the_single_ones(served):
     assert lengths[0] + lengths[2] == len(body)
     assert client.get("/thumbs", params={"i": "1,x"}).status_code == 400
     assert client.get("/thumbs", params={"i": ",".join(["1"] * 600)}).status_code == 400
+
+
+def test_accepted_connections_have_tcp_nodelay():
+    # Linux hands the listening socket's TCP_NODELAY to every accepted connection; that is
+    # the only place the review sets it, since uvicorn serves sockets it is given as they are
+    import socket
+
+    from labelscout.review.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()) as client:
+            conn, _ = sock.accept()
+            with conn:
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()
+
+
+def test_small_keep_alive_answers_do_not_wait_for_a_delayed_ack(shared):
+    # without TCP_NODELAY each small answer waits ~40 ms (Nagle + delayed ACK); the bound is
+    # far above the ~0.2 ms measured so a loaded machine does not fail it
+    import statistics
+    import time
+
+    server, client, data = shared
+    times = []
+    for _ in range(15):
+        t = time.perf_counter()
+        assert client.get("/api/summary").status_code == 200
+        times.append(time.perf_counter() - t)
+    assert statistics.median(times[1:]) < 0.02, times

@@ -14,7 +14,7 @@
     ta: "", taPick: 0, dragging: false, cols: 1, firstDrawnMs: null, loads: 0,
   };
   const api = window.labelscoutReview = {
-    get state() { return S; }, ready: false, renders: 0, firstDrawnMs: null,
+    get state() { return S; }, ready: false, renders: 0, renderMs: 0, firstDrawnMs: null,
     mine: (idx) => mine(idx), visibleTiles: () => document.querySelectorAll(".tile").length,
   };
 
@@ -227,6 +227,7 @@
   }
   function render() {
     if (!S.items) return;
+    const t0 = performance.now();
     const g = $("grid"), n = S.items.idx.length;
     const first = Math.max(0, Math.floor(g.scrollTop / CELL_H) - OVERSCAN);
     const last = Math.min(Math.ceil(n / S.cols), Math.ceil((g.scrollTop + g.clientHeight) / CELL_H) + OVERSCAN);
@@ -266,6 +267,7 @@
     $("position").textContent = n ? `${S.cursor + 1} / ${n}` + (S.selLo >= 0 ? ` · ${S.selHi - S.selLo + 1} selected` : "") : "empty";
     api.renders += 1;
     checkFirstDraw();
+    api.renderMs += performance.now() - t0;  // the page's own JS per frame (the benchmark reports it)
   }
   function scrollToCursor() {
     const g = $("grid"), top = Math.floor(S.cursor / S.cols) * CELL_H;
