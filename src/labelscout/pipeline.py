@@ -166,8 +166,8 @@ def detect(ctx: RunContext, detectors: dict[str, Any], pool: Pool, *, stage: str
     from .detectors._runner import run_detectors
 
     for det in detectors.values():
-        if model_id is not None and det.get_params().get("model", model_id) is None:
-            det.model = model_id
+        if model_id is not None and hasattr(det, "use_calibration_of"):
+            det.use_calibration_of(model_id)
     with ctx.stage(stage):
         return run_detectors(detectors, pool, timings=ctx.record.timings, reporter=ctx.reporter)
 

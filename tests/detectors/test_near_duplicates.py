@@ -229,9 +229,9 @@ def test_bad_parameters_are_named(params, needle, rng):
 def test_an_unset_threshold_is_the_one_calibrated_for_the_model_of_the_vectors(model, expected):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 8)).astype(np.float32)
-    det = NearDuplicateDetector(model=model).fit(X)
+    det = NearDuplicateDetector().use_calibration_of(model).fit(X)
     assert det.threshold_ == expected
-    assert NearDuplicateDetector(threshold=0.07, model=model).fit(X).threshold_ == 0.07  # an explicit one always wins
+    assert NearDuplicateDetector(threshold=0.07).use_calibration_of(model).fit(X).threshold_ == 0.07  # an explicit one always wins
 
 
 def test_inspect_uses_the_calibration_of_the_model_that_made_the_embeddings(tmp_path):

@@ -141,7 +141,7 @@ def test_train_job_writes_the_model_folder_of_labelscout_train(local_service, da
     assert r.status_code == 201, r.text
     job = r.json()
     assert [t["name"] for t in job["tasks"]] == ["final"]  # training reads images itself: no shards
-    assert job["params"] == {**params, "temporal": None}  # exactly a TrainConfig, less its source
+    assert job["params"] == {**params, "temporal": None, "init": None}  # exactly a TrainConfig, less its source
     done = wait_job(c, h, job["id"], timeout=240)
     assert done["status"] == "succeeded", done
     assert done["progress"]["train"]["status"] == "done"

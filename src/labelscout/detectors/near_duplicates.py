@@ -41,7 +41,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._validation import Instance, Interval, Options
+from .._validation import Interval, Options
 from ..pool import Pool
 from ..results import Issues
 from ..space.metric import unit_rows
@@ -114,7 +114,6 @@ class NearDuplicateDetector(BaseDetector):
     finds_groups: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "threshold": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "model": [Instance(str), None],
         "k": [Interval(numbers.Integral, 1, None)],
         "metric": [Options({"cosine", "l2"})],
         "method": [Options({"auto", "exact", "ivf", "hnsw"})],
@@ -122,11 +121,11 @@ class NearDuplicateDetector(BaseDetector):
     }
 
     def __init__(self, *, threshold: float | None = None, k: int = 10, metric: str = "cosine", method: str = "auto",
-                 ratio: float = DEFAULT_RATIO, model: str | None = None):
-        # None: the threshold calibrated for ``model``, the model that made the vectors (the
-        # pipeline sets it from the embeddings; unknown models get DEFAULT_THRESHOLD)
+                 ratio: float = DEFAULT_RATIO):
+        # None: the threshold calibrated for the model that made the vectors (the pipeline
+        # tells it with use_calibration_of; unknown models get DEFAULT_THRESHOLD)
         self.threshold = threshold
-        self.model = model
+        self.calibrated_for: str | None = None
         self.k = k
         self.metric = metric
         self.method = method
@@ -143,8 +142,13 @@ class NearDuplicateDetector(BaseDetector):
         dk = D[:, -1]
         return np.where(dk > self.threshold_, dk, np.inf)
 
+    def use_calibration_of(self, model_id: str | None) -> "NearDuplicateDetector":
+        """An unset ``threshold`` becomes the one calibrated for ``model_id``'s vectors."""
+        self.calibrated_for = model_id
+        return self
+
     def _fit(self, pool: Pool) -> None:
-        self.threshold_ = float(self.threshold if self.threshold is not None else threshold_for_model(self.model))
+        self.threshold_ = float(self.threshold if self.threshold is not None else threshold_for_model(self.calibrated_for))
         X, ids = pool.vectors, pool.ids
         n = X.shape[0]
         Z = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(X, dtype=np.float32)
