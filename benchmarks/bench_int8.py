@@ -15,7 +15,6 @@ from knn_lite's cache (``--features``) against int8 features extracted here.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import subprocess
@@ -30,16 +29,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import knn_lite  # noqa: E402
 
+from labelscout.embed.runtime import export_onnx  # noqa: E402
 from labelscout.models.efficientnet_lite import EfficientNetLite, load_reference_state  # noqa: E402
 from labelscout.runs.atomic import atomic_write_json  # noqa: E402
 from labelscout.ssl.knn_probe import knn_accuracy  # noqa: E402
-
-
-def _onnx_bytes(model: EfficientNetLite, size: int) -> bytes:
-    buf = io.BytesIO()
-    torch.onnx.export(knn_lite._Pooled(model).eval(), (torch.zeros(2, 3, size, size),), buf, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)
-    return buf.getvalue()
 
 
 def _normalise(images: torch.Tensor) -> np.ndarray:
@@ -106,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     model.load_state_dict(load_reference_state(args.variant)[0])
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
-            fp32 = _onnx_bytes(model, size)
+            fp32 = export_onnx(knn_lite._Pooled(model), size)
             calib = _normalise(knn_lite.decode(calib_files, size, knn_lite.FILTERS["bicubic"]))
             q_path = quantise(fp32, calib, Path(tmp) / "int8.onnx")
             s32, s8 = _session(fp32, args.threads), _session(str(q_path), args.threads)

@@ -93,17 +93,13 @@ class _Pooled(torch.nn.Module):
 
 def onnx_features(model: EfficientNetLite, images: torch.Tensor, batch: int = 100, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The same as :func:`features`, run through ONNX Runtime (several times faster on the CPU)."""
-    import io
-
     import onnxruntime as ort
 
-    size = images.shape[-1]
-    buf = io.BytesIO()
-    torch.onnx.export(_Pooled(model).eval(), (torch.zeros(2, 3, size, size),), buf, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)
+    from labelscout.embed.runtime import export_onnx
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    sess = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(export_onnx(_Pooled(model), images.shape[-1]), opts, providers=["CPUExecutionProvider"])
     plain, flipped = [], []
     for s in range(0, len(images), batch):
         x = ((images[s : s + batch].float() / 255 - 0.5) / 0.5).numpy()

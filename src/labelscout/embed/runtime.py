@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-__all__ = ["OnnxEmbedder", "onnxruntime_available", "RUNTIMES"]
+__all__ = ["OnnxEmbedder", "export_onnx", "onnxruntime_available", "RUNTIMES"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def _export(module: nn.Module, size: int) -> bytes:
+def export_onnx(module: nn.Module, size: int) -> bytes:
+    """``module`` (B, 3, size, size) -> (B, ...) as ONNX bytes, the batch dimension dynamic."""
     buf = io.BytesIO()
     example = torch.zeros(2, 3, size, size)
     was_training = module.training
@@ -71,7 +72,7 @@ class OnnxEmbedder:
                 opts.intra_op_num_threads = self.threads
                 opts.inter_op_num_threads = 1
                 opts.log_severity_level = 3
-                _SESSIONS[skey] = ort.InferenceSession(_export(self.module, size), opts, providers=["CPUExecutionProvider"])
+                _SESSIONS[skey] = ort.InferenceSession(export_onnx(self.module, size), opts, providers=["CPUExecutionProvider"])
             return _SESSIONS[skey]
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
