@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--video", default="../shared/data/videos/dashcam_highway.mp4")
     ap.add_argument("--n-photos", type=int, default=200)
     ap.add_argument("--runtimes", default="torch-nchw,torch,onnx", help="torch-nchw: PyTorch eager NCHW; torch: channels-last")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="decode processes (default: the embedder's own choice; 0: a decode thread in the main process)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     flags = next((l.split(":", 1)[1].split() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()

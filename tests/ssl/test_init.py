@@ -71,12 +71,18 @@ def test_init_starts_from_the_package_weights_and_the_folder_reloads_and_embeds(
     shipped_mean = load_reduction("efficientnet-lite0")[0].mean
     assert not torch.allclose(loaded.module.reduction.mean, shipped_mean)  # refitted, not the shipped one
 
-    # the reduction whitens the training images' features: unit variance along each kept axis
+    # refitted with the shipped reduction's recipe: partial whitening, each axis divided by std ** 0.5
+    assert red["whitening_power"] == load_model("efficientnet-lite0").extra["reduction"]["whitening_power"] == 0.5
     data = load_image_folder(cifar_sample, SMALL_INPUT, max_images=16, resample="bicubic", progress=False)
     with torch.no_grad():
         emb = loaded.module((data.images.float() / 255 - 0.5) / 0.5).double()
     assert emb.shape == (16, 15)
-    assert np.allclose(emb.mean(0).numpy(), 0, atol=1e-3) and np.allclose(emb.var(0, unbiased=False).numpy(), 1, atol=2e-2)
+    # each column of the matrix is a unit PCA axis divided by std ** 0.5, so along axis k the
+    # training images' embeddings have mean 0 and variance std_k ** (2 - 2 * 0.5) = std_k
+    col_norm = loaded.module.reduction.matrix.double().norm(dim=0).numpy()
+    std = (1 / col_norm) ** (1 / 0.5)
+    assert np.allclose(emb.mean(0).numpy(), 0, atol=1e-3)
+    assert np.allclose(emb.var(0, unbiased=False).numpy(), std, rtol=2e-2, atol=1e-6)
 
     from labelscout import embed
 

@@ -74,6 +74,12 @@ class InitModel:
     def resample(self) -> str:
         return self.loaded.resample
 
+    @property
+    def whitening_power(self) -> float:
+        """The whitening power of the init model's shipped reduction (1.0, full whitening, when it records none)."""
+        info = self.loaded.extra.get("reduction")
+        return float(info.get("whitening_power", 1.0)) if isinstance(info, dict) else 1.0
+
     def input_policy(self) -> dict[str, Any] | None:
         if not self.loaded.small_input_size and self.loaded.resample == "bilinear":
             return None
@@ -143,7 +149,10 @@ class InitModel:
                 raise ConfigError(f"Refitting the reduction needs at least 2 training images; there are {n}.")
             if fit_dim < dim:
                 log.warning("refitting the reduction to %d dimensions, not %d: only %d training images", fit_dim, dim, n)
-            mean, matrix = fit_sqrt_whitening(features.numpy().astype(np.float64), fit_dim)
+            # the same recipe as the init model's shipped reduction (partial whitening for the
+            # default), so before and after fine-tuning differ only by the training
+            power = self.whitening_power
+            mean, matrix = fit_sqrt_whitening(features.numpy().astype(np.float64), fit_dim, power=power)
             net = LiteEmbedding(variant, dim=fit_dim, flip=flip)
             net.reduction.mean.copy_(torch.from_numpy(mean))
             net.reduction.matrix.copy_(torch.from_numpy(matrix))
@@ -151,6 +160,7 @@ class InitModel:
                     "fitted_on": f"the pooled features of the {n} training images after training"
                                  + (" (mirror-averaged)" if flip else ""),
                     "function": "labelscout.models.reductions.fit_sqrt_whitening",
+                    "whitening_power": power,
                     "replaces": self.loaded.extra.get("reduction")}
         net.backbone.load_state_dict(backbone.backbone.state_dict())
         return net.eval(), {"variant": variant, "dim": info.get("embedding_dim"), "flip": flip}, info
