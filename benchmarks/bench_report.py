@@ -1,10 +1,13 @@
 """Benchmark: building the HTML report for the 50,000 CIFAR-10 training JPEGs.
 
 Steps (each reused when its output already exists under --work):
-1. a model folder: --model DIR, else a seeded *untrained* CifarResNet (width 16, 128-d
-   pooled features) written to WORK/model, because no trained built-in model ships yet;
-   the report's cost depends on the pool size and dimension, not on embedding quality;
-2. ``labelscout embed DATA --out WORK/emb --model DIR``;
+1. the model: the default (EfficientNet-Lite2, 128-d) unless ``--model`` names another
+   (any ``--model`` spec, or ``seeded``: a seeded *untrained* CifarResNet, width 16, 128-d,
+   written to WORK/model, the stand-in earlier runs used before a pretrained default
+   existed); the report's cost depends on the pool size and dimension, its map's look on
+   the embedding;
+2. ``labelscout embed DATA --out WORK/emb [--model M]`` (served by the content cache when
+   the same images were embedded before with the same model);
 3. ``labelscout select WORK/emb/embeddings -n N --out WORK/run --no-report`` (coreset, cosine);
 4. the report, timed cold (``report_cache`` removed: kNN graph, UMAP, thumbnails all
    computed) and warm (a rerun that reuses the cache), with its size in MB and MB per
@@ -54,7 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("/work/data/train"), help="image folder (CIFAR-10 train)")
     ap.add_argument("--work", type=Path, default=REPO / ".data" / "bench_report", help="ignored folder for outputs")
-    ap.add_argument("--model", type=Path, default=None, help="model folder (default: seeded untrained, see above)")
+    ap.add_argument("--model", default=None, help="model spec (default: the default model; 'seeded': untrained CifarResNet)")
     ap.add_argument("-n", type=int, default=5000, help="selection size")
     ap.add_argument("--repeats", type=int, default=2, help="warm rebuilds to time")
     args = ap.parse_args()
@@ -63,13 +66,13 @@ def main() -> None:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     model = args.model
-    if model is None:
+    if model == "seeded":
         model = work / "model"
         if not (model / "model.json").is_file():
             _seeded_model(model)
     emb = work / "emb"
     if not (emb / "embeddings" / "embeddings.json").is_file():
-        _labelscout("embed", str(args.data), "--out", str(emb), "--model", str(model))
+        _labelscout("embed", str(args.data), "--out", str(emb), *(["--model", str(model)] if model is not None else []))
     run = work / "run"
     if not (run / "selection.csv").is_file():
         _labelscout("select", str(emb / "embeddings"), "-n", str(args.n), "--out", str(run), "--no-report")
