@@ -67,3 +67,7 @@ def test_an_inspect_only_run_has_a_report(vectors, tmp_path):
     labelscout.inspect(emb, out=out)
     page = labelscout.report(out).read_text()
     assert "Duplicates &amp; outliers" in page or "Duplicates & outliers" in page
+    header = page[page.index('<p class="sub">'):page.index("</p>", page.index('<p class="sub">'))]
+    assert "picked" not in header and "inspected <b>120</b> samples" in header and "(no selection)" in header
+    assert " outlier" in header and "flagged" in header
+    assert '<div class="k">Selected</div>' not in page

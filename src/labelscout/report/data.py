@@ -278,6 +278,9 @@ def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str
     pool = len(emb)
     return {
         "run_name": inputs.run_dir.resolve().name,
+        # an inspect-only folder (inspect.json, no run.json): nothing was to be selected, so the
+        # page says what was inspected instead of "picked 0"
+        "inspect_only": rec.get("config_type") == "InspectConfig",
         "status": rec.get("status"),
         "command": rec.get("command"),
         "started": rec.get("started"),
