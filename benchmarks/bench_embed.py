@@ -15,13 +15,15 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import cpu_flags  # noqa: E402
 import torch
 
 from labelscout.embed.embedder import Embedder
@@ -61,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="decode processes (default: the embedder's own choice; 0: a decode thread in the main process)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    flags = next((l.split(":", 1)[1].split() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                  if l.startswith("Flags")), [])
+    flags = cpu_flags()
     result = {"command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "cpu_flags_simd": [f for f in flags if f.startswith(("avx", "sse", "fma"))], "torch": torch.__version__,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _machine import cpu_flags  # noqa: E402
 import knn_lite  # noqa: E402
 
 from labelscout.embed.runtime import export_onnx  # noqa: E402
@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     all_train, _, _ = knn_lite.split_files(data, "train", None)
     bank = set(train_files)
     calib_files = [f for f in all_train if f not in bank][:: max(1, (len(all_train) - len(bank)) // args.calib)][: args.calib]
-    flags = next((l.split(":", 1)[1].split() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                  if l.startswith("Flags")), [])
+    flags = cpu_flags()
     result = {"command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
               "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "cpu_flags_simd": [f for f in flags if f.startswith(("avx", "sse", "fma", "amx"))],

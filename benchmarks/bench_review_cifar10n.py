@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import cpu_flags  # noqa: E402
 from labelscout.bench.label_errors import read_noisy_labels
 from labelscout.bench.review_order import found_curve, per_class_order, share_wrong_in_first, viewed_to_find
 from labelscout.detectors.label_errors import LabelErrorDetector, logistic_posterior
@@ -35,14 +37,6 @@ from labelscout.review.misfits import misfits_from_posterior
 from labelscout.review.session import CACHE_DIR, misfits_cache_key, unit_rows
 from labelscout.runs.atomic import atomic_path, atomic_write_json
 from labelscout.sources.precomputed import load_precomputed
-
-
-def cpu_flags() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        return next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Flags")), "")
-    except OSError:
-        return ""
 
 
 def main() -> None:
@@ -129,7 +123,7 @@ def main() -> None:
     timings["total"] = round(time.perf_counter() - t0, 2)
     results.update(timings=timings, embeddings={"source": str(args.embeddings), "model_id": emb.model_id,
                                                 "fingerprint": emb.fingerprint, "dim": emb.dim},
-                   machine={"python": platform.python_version(), "cpu_flags": cpu_flags()},
+                   machine={"python": platform.python_version(), "cpu_flags": " ".join(cpu_flags())},
                    command="python benchmarks/bench_review_cifar10n.py " + " ".join(
                        f"--{k} {v}" for k, v in vars(args).items() if v is not None))
     out = Path(args.out)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _machine import cpu_flags  # noqa: E402
 from knn_embeddings import rows_of  # noqa: E402
 
 from labelscout.embed.store import EmbeddingSet  # noqa: E402
@@ -90,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "--out", str(emb_out)])
         results[label] = knn(emb_out / "embeddings")
         print(label, results[label], flush=True)
-    flags = next((l.split(":", 1)[1].split() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                  if l.startswith("Flags")), [])
+    flags = cpu_flags()
     delta = {f"k{k}": round(results["after"][f"knn_top1_k{k}"] - results["before"][f"knn_top1_k{k}"], 4) for k in (20, 200)}
     out = {
         "command": "flock /tmp/labelscout-bench.lock python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import cpu_flags  # noqa: E402
 
 from labelscout.ssl.knn_probe import knn_accuracy
 from labelscout.embed.store import EmbeddingSet
@@ -47,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     b_rows, b_y = rows_of(emb.ids, "train", per[0])
     q_rows, q_y = rows_of(emb.ids, "test", per[1])
     X = np.asarray(emb.vectors, dtype=np.float32)
-    flags = next((l.split(":", 1)[1].split() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                  if l.startswith("Flags")), [])
+    flags = cpu_flags()
     result = {
         "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "embeddings": args.embeddings, "model_id": emb.model_id, "fingerprint": emb.fingerprint, "dim": emb.dim,

@@ -29,12 +29,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import cpu_flags  # noqa: E402
 import torch
 from PIL import Image
 
@@ -207,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     test_files, test_y, _ = split_files(data, "test", per_test)
     dims = [int(d) for d in args.dims.split(",")]
     only = set(filter(None, args.only.split(",")))
-    flags = next((l.split(":", 1)[1].split() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                  if l.startswith("Flags")), [])
+    flags = cpu_flags()
     result: dict[str, object] = {
         "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "protocol": f"{args.protocol}: bank = {len(train_files)} CIFAR-10 train JPEGs, queries = {len(test_files)} test JPEGs; "
