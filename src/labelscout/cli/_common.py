@@ -11,7 +11,7 @@ ArchOpt = typer.Option(None, "--arch", help="Architecture of a plain checkpoint 
 WeightsOpt = typer.Option(None, "--weights", help="Local weights file for a torchvision:/timm: model (instead of the hub cache).")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 BatchOpt = typer.Option(256, "--batch-size", min=1, help="Images per forward pass.")
-WorkersOpt = typer.Option(None, "--workers", min=0, help="Decoding processes for images, decoding threads for videos (default: chosen for the machine; 0: none).")
+WorkersOpt = typer.Option(None, "--workers", min=0, help="Decoding processes for images, decoding threads for videos (default: chosen for the machine: on fewer than 4 cores images decode in one background thread; 0: that thread, no processes).")
 CacheOpt = typer.Option(None, "--cache-dir", help="Embedding cache folder (default $LABELSCOUT_CACHE_DIR or ~/.cache/labelscout).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the embedding cache.")
 

@@ -134,7 +134,8 @@ class Embedder:
     model : model spec (see :func:`labelscout.models.registry.load_model`); default built-in.
     device : "auto", "cpu", "cuda", "cuda:N" or "mps".
     batch_size : images per forward pass.
-    workers : decode processes (None: a sensible number for this machine and collection).
+    workers : decode processes (None: chosen for this machine and collection, see :meth:`_workers_for`;
+        0: decode in a background thread of this process, ahead of the network).
     cache_dir : root of the content cache; "default" uses ``$LABELSCOUT_CACHE_DIR`` or
         ``~/.cache/labelscout``; None disables caching (and resuming).
     flush_seconds : how often finished vectors are written to the cache (bounds the work
