@@ -60,3 +60,24 @@ def test_decode_processes_only_where_there_are_cores_to_spare(monkeypatch, cores
 def test_an_explicit_worker_count_is_kept(monkeypatch):
     monkeypatch.setattr(embedder_mod.os, "cpu_count", lambda: 2)
     assert Embedder(device="cpu", workers=3, progress=False)._workers_for(10_000) == 3
+
+
+def test_no_thread_but_the_main_one_touches_the_warning_filters(cifar_sample, small_model_dir, monkeypatch):
+    """Images decode in the embedder's thread and in count_frames' pool while the main thread
+    may be inside ``warnings.catch_warnings()`` (the ONNX export). catch_warnings is not
+    thread-safe: a decode that used it too restored the filters out of order, which let the
+    exporter's silenced TracerWarnings through and could leave "ignore everything" behind."""
+    import warnings
+
+    real = warnings.catch_warnings
+    callers = []
+
+    def recording(*args, **kwargs):
+        callers.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(warnings, "catch_warnings", recording)
+    before = list(warnings.filters)
+    Embedder(str(small_model_dir), device="cpu", batch_size=4, workers=0, cache_dir=None, progress=False).embed(cifar_sample)
+    assert [c for c in callers if c != threading.main_thread().name] == []
+    assert warnings.filters == before

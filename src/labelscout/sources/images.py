@@ -39,6 +39,14 @@ BAD_IMAGE_REASONS = {
 #: Larger images are refused as possible decompression bombs (about 16k x 16k).
 DEFAULT_MAX_PIXELS = 256_000_000
 
+# Pillow warns about images over its own pixel limit (89 M); load_image enforces
+# ``max_pixels`` itself and reports such files, so the warning is noise. It is silenced by a
+# process-wide filter for that one category, not by ``warnings.catch_warnings()`` around each
+# decode: images decode in threads (the embedder's decode thread, count_frames' pool), and
+# catch_warnings is not thread-safe: concurrent blocks restore each other's filters, which
+# let the ONNX exporter's silenced warnings through and could leave "ignore everything" set.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 # Never let Pillow silently pad truncated files with grey; we want to know.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -123,19 +131,17 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_siz
         raise _bad(path, "empty_file")
     fmt = None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with open_regular(path) as fh, Image.open(fh) as img:
-                fmt = img.format
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise _bad(path, "too_large", f"{width}x{height} pixels > {max_pixels}")
-                if draft_size and img.format == "JPEG":
-                    img.draft("RGB", (draft_size * 2, draft_size * 2))
-                img.seek(0)  # first frame of GIF / multi-page TIFF
-                img.load()
-                img = ImageOps.exif_transpose(img) or img
-                return to_rgb(img).copy()
+        with open_regular(path) as fh, Image.open(fh) as img:
+            fmt = img.format
+            width, height = img.size
+            if width * height > max_pixels:
+                raise _bad(path, "too_large", f"{width}x{height} pixels > {max_pixels}")
+            if draft_size and img.format == "JPEG":
+                img.draft("RGB", (draft_size * 2, draft_size * 2))
+            img.seek(0)  # first frame of GIF / multi-page TIFF
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return to_rgb(img).copy()
     except BadSampleError:
         raise
     except Image.DecompressionBombError as exc:
@@ -152,11 +158,9 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, draft_siz
 
 
 def _frame_count(path: Path) -> int:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with open_regular(path) as fh, Image.open(fh) as img:
-                return int(getattr(img, "n_frames", 1) or 1)
+    try:  # runs in a thread pool: no catch_warnings here (see the filter at the top)
+        with open_regular(path) as fh, Image.open(fh) as img:
+            return int(getattr(img, "n_frames", 1) or 1)
     except Exception:  # noqa: BLE001 - an unreadable file was reported when it was decoded
         return 1
 
