@@ -17,6 +17,7 @@
     get state() { return S; }, ready: false, renders: 0, renderMs: 0, firstDrawnMs: null,
     mine: (idx) => mine(idx), visibleTiles: () => document.querySelectorAll(".tile:not([hidden])").length,
     tilesMade: 0, sheetsLoaded: () => [...sheets.values()].filter((sh) => sh.state === "ok").length,
+    blankInView: () => blankInView(),
   };
 
   async function getJSON(url, opts) {
@@ -255,6 +256,15 @@
       api.firstDrawnMs = performance.now();
       api.ready = true;
     }
+  }
+  function blankInView() {  // tiles on screen without their picture yet, or not drawn yet (the benchmark samples it)
+    if (!S.items) return 0;
+    const g = $("grid"), n = S.items.idx.length;
+    const lo = Math.max(0, Math.floor((g.scrollTop - 4) / CELL_H)) * S.cols;
+    const hi = Math.min(n, Math.ceil((g.scrollTop + g.clientHeight - 4) / CELL_H) * S.cols);
+    let blank = 0;
+    for (let p = lo; p < hi; p++) { const t = pool.get(p); if (!t || !t.im.dataset.done) blank += 1; }
+    return blank;
   }
   let renderQueued = false;
   function renderSoon() {  // at most one render a frame, however many scroll events came
