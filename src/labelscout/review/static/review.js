@@ -188,7 +188,7 @@
   // recently drawn are let go.
   const SHEET = 32, SHEETS_MAX = 200, BOX = 90;  // BOX: the picture's square inside the tile's 3 px border
   const sheets = new Map();  // key (the sample indices, "3,17,...") -> {state, url, slot, sides, n, used}
-  let drawTick = 0;
+  let drawTick = 0, lastTop = 0;
   function sheetKey(b) {
     const keys = S.items.keys || (S.items.keys = []);
     if (keys[b] === undefined) keys[b] = S.items.idx.slice(b * SHEET, (b + 1) * SHEET).join(",");
@@ -312,7 +312,13 @@
       set(t, "title", `${S.items.id[p]}\nlabel: ${S.classes[given].name}` + (score == null ? "" : `\nmisfit score ${score.toFixed(3)}`));
       showThumb(t, p);
     }
+    // and, while scrolling, the sheets of the next screen in the direction of travel, so a
+    // wheel that moves a screen a step finds its pictures already coming (not on a still
+    // grid: opening a class waits only for what it shows)
+    const ahead = Math.ceil(g.clientHeight / CELL_H) * S.cols, moved = g.scrollTop - lastTop;
+    lastTop = g.scrollTop;
     wantSheets(lo, hi);
+    if (moved > 0) wantSheets(hi, Math.min(n, hi + ahead)); else if (moved < 0) wantSheets(Math.max(0, lo - ahead), lo);
     set($("position"), "textContent", n ? `${S.cursor + 1} / ${n}` + (S.selLo >= 0 ? ` · ${S.selHi - S.selLo + 1} selected` : "") : "empty");
     api.renders += 1;
     checkFirstDraw();
