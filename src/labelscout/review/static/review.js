@@ -231,7 +231,7 @@
     if (sheets.get(key) !== sh) { if (sh.url) URL.revokeObjectURL(sh.url); return; }
     for (const [p, t] of pool) if (sheetKey(Math.floor(p / SHEET)) === key) {
       showThumb(t, p);
-      if (sh.state === "failed") t.shows = "";  // shown as done, without a picture ...
+      if (sh.state === "failed") t.shows = "failed";  // shown as done, without a picture ...
     }
     if (sh.state === "failed") sheets.delete(key);  // ... and asked for again when next drawn (the server is away)
     evictSheets();
