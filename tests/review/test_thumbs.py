@@ -48,3 +48,9 @@ def test_missing_and_undecodable_thumbnails_leave_a_grey_slot():
     assert sides == [16, -1, -1]
     sheet = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=int)
     assert np.abs(sheet[:, slot:] - SPRITE_BACKGROUND).max() <= 12
+
+
+def test_a_truncated_thumbnail_is_missing_not_an_error():
+    whole = _jpeg(32, 32, (10, 200, 10))
+    _, _, sides = sprite_sheet([whole, whole[: len(whole) // 3]])
+    assert sides == [32, -1]  # labelscout keeps Pillow from half-decoding truncated files

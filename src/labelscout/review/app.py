@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_COOKIE = "labelscout_review_token"
 MAX_THUMBS = 512
-MAX_SPRITE = 256  # slots of a sprite sheet: 256 x 128 px stays inside JPEG's 65,535 px
+MAX_SPRITE = 256  # slots of a sprite sheet: 256 x 136 px (a 128 px thumbnail and its gutter) stays inside JPEG's 65,535 px
 _STATIC = resources.files("labelscout.review") / "static"
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 

@@ -2,11 +2,14 @@
 ``RUN/review_cache/thumbs.sqlite``.
 
 Made lazily, when a tile is first drawn, because a review of 50,000 images opens on one
-class and most images are never scrolled to. The grid asks for them as sprite sheets
-(:func:`sprite_sheet`: one JPEG per block of tiles), since a browser pays for every image
-it loads (a blob or request, a decode, an image to raster) far more than for its pixels. The key holds the file's size and
+class and most images are never scrolled to. The key holds the file's size and
 modification time, so a changed file gets a new thumbnail; SQLite makes concurrent
 requests (and two servers on one run folder) safe without a lock file of our own.
+
+The grid asks for them as sprite sheets (:func:`sprite_sheet`: one JPEG per block of 32
+tiles), since a browser pays for every image it loads (a blob or a request, a fetch
+through its loader, a decode) far more than for the pixels: with one image per tile, a
+fast scroll of CIFAR-10 spent its long frames there.
 """
 from __future__ import annotations
 
@@ -90,6 +93,7 @@ def sprite_sheet(parts: Sequence[bytes | None], quality: int = 90) -> tuple[byte
             continue
         try:
             im = Image.open(io.BytesIO(data))
+            im.load()
             pics.append(im.convert("RGB") if im.mode != "RGB" else im)
         except (OSError, ValueError):  # a cached thumbnail that does not decode: shown as missing
             pics.append(None)
