@@ -69,6 +69,9 @@ def wheel_through(page, step_px: int, pause_ms: int) -> dict:
     page.wait_for_timeout(500)
     page.mouse.move(700, 500)
     page.evaluate(FRAME_PROBE)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    metrics0 = _cdp_metrics(cdp)
     api = "window.labelscoutReview"
     render_ms0, made0, renders0 = page.evaluate(f"[{api}.renderMs, {api}.tilesMade || 0, {api}.renders]")
     t = time.perf_counter()
@@ -80,6 +83,8 @@ def wheel_through(page, step_px: int, pause_ms: int) -> dict:
     seconds = time.perf_counter() - t
     page.wait_for_timeout(300)
     page.evaluate("window.__probe = false")
+    metrics = {k: round(v - metrics0.get(k, 0), 3) for k, v in _cdp_metrics(cdp).items() if k in CDP_METRICS}
+    cdp.detach()
     frames = page.evaluate("window.__frames")[1:]
     blank = page.evaluate("window.__blank")[1:]
     long_tasks = page.evaluate("window.__long")
@@ -97,7 +102,17 @@ def wheel_through(page, step_px: int, pause_ms: int) -> dict:
             "long_task_ms_max": round(max(long_tasks, default=0), 1),
             "sprite_requests": page.evaluate("performance.getEntriesByType('resource').filter((e) => e.name.includes('/sprite?')).length - window.__sprites0"),
             "renders": page.evaluate(f"{api}.renders") - renders0,
-            "render_js_ms_total": round(page.evaluate(f"{api}.renderMs") - render_ms0, 1)}
+            "render_js_ms_total": round(page.evaluate(f"{api}.renderMs") - render_ms0, 1),
+            "cdp_performance_metrics": metrics}
+
+
+# Chromium's own counters over the scroll (CDP Performance.getMetrics; durations in seconds)
+CDP_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "LayoutCount",
+               "RecalcStyleCount", "Nodes", "Resources")
+
+
+def _cdp_metrics(cdp) -> dict:
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
 def main_thread_self_time(trace_file: str, top: int = 15) -> dict:
