@@ -197,6 +197,30 @@ def test_many_thumbnails_in_one_answer_match_the_single_ones(served):
     assert client.get("/thumbs", params={"i": ",".join(["1"] * 600)}).status_code == 400
 
 
+def test_a_sprite_sheet_holds_the_single_thumbnails_side_by_side(served):
+    import json
+
+    import numpy as np
+
+    server, client, data = served
+    (data.root / data.ids[2]).unlink()
+    r = client.get("/sprite", params={"i": "0,2,5,60"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    head = json.loads(r.headers["x-sprite"])
+    slot, sides = head["slot"], head["sides"]
+    assert sides == [48, -1, 48, -1]  # a vanished file and an index out of range: grey slots
+    sheet = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), dtype=float)
+    assert sheet.shape == (slot, 4 * slot, 3)
+    for k, i in ((0, 0), (2, 5)):
+        one = np.asarray(Image.open(io.BytesIO(client.get(f"/thumb/{i}").content)).convert("RGB"), dtype=float)
+        off = (slot - 48) // 2
+        part = sheet[off:off + 48, k * slot + off:k * slot + off + 48]
+        assert np.abs(part - one).mean() < 6, (k, np.abs(part - one).mean())  # the same picture, re-encoded once
+    assert client.get("/sprite", params={"i": "1,x"}).status_code == 400
+    assert client.get("/sprite", params={"i": ""}).status_code == 400
+    assert client.get("/sprite", params={"i": ",".join(["1"] * 300)}).status_code == 400
+
+
 def test_accepted_connections_have_tcp_nodelay():
     # Linux hands the listening socket's TCP_NODELAY to every accepted connection; that is
     # the only place the review sets it, since uvicorn serves sockets it is given as they are

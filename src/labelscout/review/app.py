@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_COOKIE = "labelscout_review_token"
 MAX_THUMBS = 512
+MAX_SPRITE = 256  # slots of a sprite sheet: 256 x 136 px (a 128 px thumbnail and its gutter) stays inside JPEG's 65,535 px
 _STATIC = resources.files("labelscout.review") / "static"
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
@@ -141,6 +142,20 @@ def create_app(session: ReviewSession, *, token: str | None = None, allowed_host
         head = json.dumps([len(p) if p is not None else -1 for p in parts]).encode() + b"\n"
         return Response(head + b"".join(p for p in parts if p is not None), media_type="application/octet-stream",
                         headers={"Cache-Control": "no-store"})
+
+    @app.get("/sprite")
+    def sprite(i: str) -> Response:
+        """The thumbnails of ``i`` (comma-separated sample indices) side by side in one
+        JPEG; the ``X-Sprite`` header says how to cut it: ``{"slot": px, "sides": [px or -1]}``."""
+        try:
+            indices = [int(t) for t in i.split(",") if t.strip()]
+        except ValueError:
+            return JSONResponse({"error": f"i must be comma-separated sample indices; got {i[:80]!r}"}, status_code=400)
+        if not 0 < len(indices) <= MAX_SPRITE:
+            return JSONResponse({"error": f"a sprite holds 1 to {MAX_SPRITE} thumbnails; got {len(indices)}"}, status_code=400)
+        data, slot, sides = session.thumbnail_sprite(indices)
+        return Response(data, media_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Sprite": json.dumps({"slot": slot, "sides": sides})})
 
     @app.get("/file/{path:path}")
     def dataset_file(path: str) -> Response:

@@ -21,7 +21,7 @@ from ..runs.outputs import prepare_run_folder
 from ..runs.record import RunRecord
 from .misfits import Misfits, misfits_from_embeddings, misfits_from_predictions
 from .store import Decision, DecisionStore, conflicting
-from .thumbs import ThumbnailCache
+from .thumbs import ThumbnailCache, sprite_sheet
 
 __all__ = ["ReviewSession", "open_review", "default_reviewer", "misfits_cache_key", "unit_rows", "CACHE_DIR"]
 
@@ -195,6 +195,11 @@ class ReviewSession:
                 log.debug("no thumbnail for sample %s: %s", i, exc)
                 out.append(None)
         return out
+
+    def thumbnail_sprite(self, indices: Sequence[int]) -> tuple[bytes, int, list[int]]:
+        """The thumbnails of ``indices`` as one sprite sheet (see :func:`sprite_sheet`):
+        what the grid loads, one image per block of tiles."""
+        return sprite_sheet(self.thumbnails(indices))
 
     def close(self) -> None:
         self.store.close()

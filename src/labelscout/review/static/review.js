@@ -15,7 +15,9 @@
   };
   const api = window.labelscoutReview = {
     get state() { return S; }, ready: false, renders: 0, renderMs: 0, firstDrawnMs: null,
-    mine: (idx) => mine(idx), visibleTiles: () => document.querySelectorAll(".tile").length,
+    mine: (idx) => mine(idx), visibleTiles: () => document.querySelectorAll(".tile:not([hidden])").length,
+    tilesMade: 0, sheetsLoaded: () => [...sheets.values()].filter((sh) => sh.state === "ok").length,
+    blankInView: () => blankInView(),
   };
 
   async function getJSON(url, opts) {
@@ -146,125 +148,178 @@
     $("view-label").textContent = `${items.idx.length.toLocaleString()} images · ${labels[view]}`;
     document.querySelectorAll("#views button").forEach((b) => b.classList.toggle("on", b.dataset.view === view));
     $("grid").scrollTop = 0;
-    $("spacer").innerHTML = ""; pool.clear();
+    for (const [p, t] of pool) release(p, t);
     layout(); renderClasses(); render(); $("grid").focus({ preventScroll: true });
     if (S.cursor) scrollToCursor();
   }
 
-  // ---- the grid: only the visible rows exist --------------------------------------------
+  // ---- the grid: only the visible rows exist, drawn by a fixed set of reused tiles --------
+  // The tiles of the rows that scroll out are handed to the rows that scroll in (their
+  // children and listeners kept): a fast wheel then moves and relabels ~100 nodes a step
+  // instead of building them.
   function layout() {
     const g = $("grid");
     S.cols = Math.max(1, Math.floor((g.clientWidth - 8) / CELL_W));
     const rows = S.items ? Math.ceil(S.items.idx.length / S.cols) : 0;
     $("spacer").style.height = rows * CELL_H + 8 + "px";
   }
-  const pool = new Map();  // position -> tile element
-  function tileFor(p) {
-    let t = pool.get(p);
-    if (t) return t;
-    t = document.createElement("div");
+  const pool = new Map();  // position -> the tile showing it
+  const spare = [];        // tiles showing nothing (hidden), handed out first
+  function newTile() {
+    const t = document.createElement("div");
     t.className = "tile";
-    t.dataset.p = p;
-    const img = document.createElement("img");
-    img.decoding = "async"; img.draggable = false;
-    img.addEventListener("load", onImg); img.addEventListener("error", onImg);
-    want(S.items.idx[p], img);
-    t.appendChild(img);
-    t.insertAdjacentHTML("beforeend", `<div class="cap"></div><span class="badge"></span><span class="others"></span><span class="score"></span>`);
-    pool.set(p, t);
+    t.innerHTML = `<div class="im"></div><div class="cap"></div><span class="badge"></span><span class="others"></span><span class="score"></span>`;
+    [t.im, t.cap, t.badge, t.others, t.score] = t.children;
     $("spacer").appendChild(t);
+    api.tilesMade += 1;
     return t;
   }
-  function onImg(ev) { ev.target.dataset.done = "1"; checkFirstDraw(); }
+  function release(p, t) {
+    pool.delete(p); spare.push(t);
+    t.hidden = true; t.removeAttribute("data-p"); t.removeAttribute("data-idx");
+  }
+  function set(el, key, v) { if (el[key] !== v) el[key] = v; }  // a write that changes nothing costs nothing
 
-  // Thumbnails come many per request (GET thumbs?i=...: a line of JSON byte lengths, then the
-  // JPEGs), kept as blob URLs so scrolling back costs nothing; the oldest are let go past CACHE_MAX.
-  const CACHE_MAX = 6000, BATCH = 256;
-  const urls = new Map(), waiting = new Map();
-  let queued = [];
-  function want(idx, img) {
-    const u = urls.get(idx);
-    if (u) { img.src = u; return; }
-    if (u === null) { img.dataset.done = "1"; img.classList.add("missing"); return; }
-    let w = waiting.get(idx);
-    if (!w) { w = new Set(); waiting.set(idx, w); queued.push(idx); }
-    w.add(img);
+  // Thumbnails come as sprite sheets: GET sprite?i=... (one JPEG of SHEET tiles in grid order,
+  // the X-Sprite header says where each picture lies), each tile showing its slice as a
+  // background. One load and one decode per 32 tiles instead of per tile: loading an image
+  // (blob, URL, fetch, decode, raster) is what made a fast scroll stall, not drawing tiles.
+  // Sheets are kept as blob URLs so scrolling back costs nothing; past SHEETS_MAX the least
+  // recently drawn are let go.
+  const SHEET = 32, SHEETS_MAX = 200, BOX = 90;  // BOX: the picture's square inside the tile's 3 px border
+  const sheets = new Map();  // key (the sample indices, "3,17,...") -> {state, url, slot, sides, n, used}
+  let drawTick = 0, lastTop = 0;
+  function sheetKey(b) {
+    const keys = S.items.keys || (S.items.keys = []);
+    if (keys[b] === undefined) keys[b] = S.items.idx.slice(b * SHEET, (b + 1) * SHEET).join(",");
+    return keys[b];
   }
-  function flushThumbs() {
-    while (queued.length) fetchThumbs(queued.splice(0, BATCH));
+  function showThumb(t, p) {
+    const b = Math.floor(p / SHEET), key = sheetKey(b), sh = sheets.get(key), k = p - b * SHEET;
+    if (sh) sh.used = drawTick;
+    const shows = sh && sh.state !== "loading" ? key + "/" + k + "/" + sh.state : "";
+    if (t.shows === shows) return;
+    t.shows = shows;
+    const im = t.im, st = im.style;
+    const side = sh && sh.state === "ok" ? sh.sides[k] : -1;
+    if (side > 0) {  // the slot's square around its picture, scaled to fill BOX as object-fit: contain would
+      const sc = BOX / side, off = Math.floor((sh.slot - side) / 2);
+      st.backgroundImage = sh.css;
+      st.backgroundSize = `${sh.n * sh.slot * sc}px ${sh.slot * sc}px`;
+      st.backgroundPosition = `${-(k * sh.slot + off) * sc}px ${-off * sc}px`;
+    } else st.backgroundImage = "";
+    im.classList.toggle("missing", !!sh && sh.state === "ok" && side < 0);
+    if (sh) im.dataset.done = "1"; else delete im.dataset.done;
   }
-  async function fetchThumbs(batch) {
-    let lengths = [], buf = null;
+  async function fetchSheet(key) {
+    const sh = { state: "loading", url: null, css: "", slot: 0, sides: [], n: 0, used: drawTick };
+    sheets.set(key, sh);
     try {
-      const r = await fetch("thumbs?i=" + batch.join(","), { credentials: "same-origin" });
+      const r = await fetch("sprite?i=" + key, { credentials: "same-origin" });
       if (!r.ok) throw new Error(r.statusText);
-      buf = new Uint8Array(await r.arrayBuffer());
-      const nl = buf.indexOf(10);
-      lengths = JSON.parse(new TextDecoder().decode(buf.subarray(0, nl)));
-      buf = buf.subarray(nl + 1);
-    } catch (e) { lengths = batch.map(() => -2); }  // the server is away: ask again when next drawn
-    let off = 0;
-    batch.forEach((idx, k) => {
-      const n = lengths[k];
-      const imgs = waiting.get(idx) || new Set();
-      waiting.delete(idx);
-      if (n === -2) { imgs.forEach((im) => { im.dataset.done = "1"; }); checkFirstDraw(); return; }
-      let u = null;
-      if (n >= 0) { u = URL.createObjectURL(new Blob([buf.subarray(off, off + n)], { type: "image/jpeg" })); off += n; }
-      urls.set(idx, u);
-      imgs.forEach((im) => { if (u) im.src = u; else { im.dataset.done = "1"; im.classList.add("missing"); } });
-    });
-    while (urls.size > CACHE_MAX) { const [k, u] = urls.entries().next().value; if (u) URL.revokeObjectURL(u); urls.delete(k); }
+      const head = JSON.parse(r.headers.get("X-Sprite"));
+      const blob = await r.blob();
+      sh.url = URL.createObjectURL(blob);
+      const img = new Image();
+      img.src = sh.url;
+      await img.decode();  // drawn only once decoded: no tile shows half a picture
+      Object.assign(sh, { state: "ok", css: `url("${sh.url}")`, slot: head.slot, sides: head.sides, n: head.sides.length, img });
+    } catch (e) {
+      if (sh.url) URL.revokeObjectURL(sh.url);
+      sh.state = "failed";
+    }
+    if (sheets.get(key) !== sh) { if (sh.url) URL.revokeObjectURL(sh.url); return; }
+    for (const [p, t] of pool) if (sheetKey(Math.floor(p / SHEET)) === key) {
+      showThumb(t, p);
+      if (sh.state === "failed") t.shows = "failed";  // shown as done, without a picture ...
+    }
+    if (sh.state === "failed") sheets.delete(key);  // ... and asked for again when next drawn (the server is away)
+    evictSheets();
     checkFirstDraw();
+  }
+  function evictSheets() {
+    if (sheets.size <= SHEETS_MAX) return;
+    const old = [...sheets].filter(([, sh]) => sh.state === "ok" && sh.used < drawTick).sort((a, b) => a[1].used - b[1].used);
+    for (const [key, sh] of old.slice(0, sheets.size - SHEETS_MAX)) { URL.revokeObjectURL(sh.url); sheets.delete(key); }
+  }
+  function wantSheets(lo, hi) {
+    if (hi <= lo) return;
+    for (let b = Math.floor(lo / SHEET); b <= Math.floor((hi - 1) / SHEET); b++) {
+      const key = sheetKey(b);
+      if (!sheets.has(key)) fetchSheet(key);
+    }
   }
   function checkFirstDraw() {
     if (api.firstDrawnMs != null) return;
-    const imgs = document.querySelectorAll(".tile img");
-    if (imgs.length && [...imgs].every((im) => im.dataset.done)) {
+    const ims = document.querySelectorAll(".tile:not([hidden]) .im");
+    if (ims.length && [...ims].every((im) => im.dataset.done)) {
       api.firstDrawnMs = performance.now();
       api.ready = true;
     }
   }
+  function blankInView() {  // tiles on screen without their picture yet, or not drawn yet (the benchmark samples it)
+    if (!S.items) return 0;
+    const g = $("grid"), n = S.items.idx.length;
+    const lo = Math.max(0, Math.floor((g.scrollTop - 4) / CELL_H)) * S.cols;
+    const hi = Math.min(n, Math.ceil((g.scrollTop + g.clientHeight - 4) / CELL_H) * S.cols);
+    let blank = 0;
+    for (let p = lo; p < hi; p++) { const t = pool.get(p); if (!t || !t.im.dataset.done) blank += 1; }
+    return blank;
+  }
+  let renderQueued = false;
+  function renderSoon() {  // at most one render a frame, however many scroll events came
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => { renderQueued = false; render(); });
+  }
   function render() {
     if (!S.items) return;
     const t0 = performance.now();
+    drawTick += 1;
     const g = $("grid"), n = S.items.idx.length;
     const first = Math.max(0, Math.floor(g.scrollTop / CELL_H) - OVERSCAN);
     const last = Math.min(Math.ceil(n / S.cols), Math.ceil((g.scrollTop + g.clientHeight) / CELL_H) + OVERSCAN);
     const lo = first * S.cols, hi = Math.min(n, last * S.cols);
-    for (const [p, t] of pool) if (p < lo || p >= hi) {
-      const w = waiting.get(Number(t.dataset.idx)); if (w) w.delete(t.querySelector("img"));
-      t.remove(); pool.delete(p);
-    }
+    for (const [p, t] of pool) if (p < lo || p >= hi) release(p, t);
+    const who = S.meta.source === "predictions" ? "model" : "data";
     for (let p = lo; p < hi; p++) {
-      const t = tileFor(p), idx = S.items.idx[p];
-      t.style.left = 4 + (p % S.cols) * CELL_W + "px";
-      t.style.top = 4 + Math.floor(p / S.cols) * CELL_H + "px";
-      const me = mine(idx), all = S.dec.get(idx);
+      let t = pool.get(p);
+      if (!t) {
+        t = spare.pop() || newTile();
+        pool.set(p, t); t.dataset.p = p; t.hidden = false;
+      }
+      const idx = S.items.idx[p];
+      set(t.style, "left", 4 + (p % S.cols) * CELL_W + "px");
+      set(t.style, "top", 4 + Math.floor(p / S.cols) * CELL_H + "px");
+      const me = mine(idx), all = S.dec.get(idx), clash = conflict(all);
       t.classList.toggle("cursor", p === S.cursor);
       t.classList.toggle("sel", p >= S.selLo && p <= S.selHi);
       t.classList.toggle("correct", !!me && me.verdict === "correct");
       t.classList.toggle("wrong", !!me && me.verdict === "wrong");
-      t.classList.toggle("conflict", conflict(all));
-      t.dataset.idx = idx;
-      t.dataset.mark = me ? (me.verdict === "wrong" ? "wrong:" + (me.new || "") : me.verdict) : "";
-      t.querySelector(".badge").textContent = me ? (me.verdict === "correct" ? "✓" : "✗" + (me.new ? " " + me.new : "")) : "";
+      t.classList.toggle("conflict", clash);
+      set(t.dataset, "idx", String(idx));
+      set(t.dataset, "mark", me ? (me.verdict === "wrong" ? "wrong:" + (me.new || "") : me.verdict) : "");
+      set(t.badge, "textContent", me ? (me.verdict === "correct" ? "✓" : "✗" + (me.new ? " " + me.new : "")) : "");
       const others = all ? [...all.values()].filter((d) => d.reviewer !== S.reviewer) : [];
-      const oe = t.querySelector(".others");
-      oe.textContent = others.length ? (conflict(all) ? "⚠ " : "") + others.map((d) => d.reviewer[0] + (d.verdict === "correct" ? "✓" : "✗")).join(" ") : "";
-      oe.title = others.map((d) => `${d.reviewer}: ${d.verdict}${d.new ? " → " + d.new : ""} (${d.time})`).join("\n");
+      set(t.others, "textContent", others.length ? (clash ? "⚠ " : "") + others.map((d) => d.reviewer[0] + (d.verdict === "correct" ? "✓" : "✗")).join(" ") : "");
+      set(t.others, "title", others.map((d) => `${d.reviewer}: ${d.verdict}${d.new ? " → " + d.new : ""} (${d.time})`).join("\n"));
       const sug = S.items.sug[p], conf = S.items.conf[p], given = S.items.given[p];
-      const cap = t.querySelector(".cap");
-      const who = S.meta.source === "predictions" ? "model" : "data";
-      cap.textContent = sug >= 0 ? `${who}: ${S.classes[sug].name} ${conf.toFixed(2)}` : "";
-      if (S.view === "elsewhere") cap.textContent = `label: ${S.classes[given].name}`;
-      cap.classList.toggle("disagree", sug >= 0 && sug !== given);
+      set(t.cap, "textContent", S.view === "elsewhere" ? `label: ${S.classes[given].name}`
+        : sug >= 0 ? `${who}: ${S.classes[sug].name} ${conf.toFixed(2)}` : "");
+      t.cap.classList.toggle("disagree", sug >= 0 && sug !== given);
       const score = S.items.score[p];
-      t.querySelector(".score").style.width = score == null ? "0" : Math.round(90 * score) + "px";
-      t.title = `${S.items.id[p]}\nlabel: ${S.classes[given].name}` + (score == null ? "" : `\nmisfit score ${score.toFixed(3)}`);
+      set(t.score.style, "width", score == null ? "0px" : Math.round(90 * score) + "px");
+      set(t, "title", `${S.items.id[p]}\nlabel: ${S.classes[given].name}` + (score == null ? "" : `\nmisfit score ${score.toFixed(3)}`));
+      showThumb(t, p);
     }
-    flushThumbs();
-    $("position").textContent = n ? `${S.cursor + 1} / ${n}` + (S.selLo >= 0 ? ` · ${S.selHi - S.selLo + 1} selected` : "") : "empty";
+    // and, while scrolling, the sheets of the next screen in the direction of travel, so a
+    // wheel that moves a screen a step finds its pictures already coming (not on a still
+    // grid: opening a class waits only for what it shows)
+    const ahead = Math.ceil(g.clientHeight / CELL_H) * S.cols, moved = g.scrollTop - lastTop;
+    lastTop = g.scrollTop;
+    wantSheets(lo, hi);
+    if (moved > 0) wantSheets(hi, Math.min(n, hi + ahead)); else if (moved < 0) wantSheets(Math.max(0, lo - ahead), lo);
+    set($("position"), "textContent", n ? `${S.cursor + 1} / ${n}` + (S.selLo >= 0 ? ` · ${S.selHi - S.selLo + 1} selected` : "") : "empty");
     api.renders += 1;
     checkFirstDraw();
     api.renderMs += performance.now() - t0;  // the page's own JS per frame (the benchmark reports it)
@@ -377,7 +432,7 @@
     });
     window.addEventListener("mouseup", () => { S.dragging = false; });
     g.addEventListener("dblclick", (ev) => { if (posOf(ev) != null) openFull(); });
-    g.addEventListener("scroll", () => requestAnimationFrame(render), { passive: true });
+    g.addEventListener("scroll", renderSoon, { passive: true });
     window.addEventListener("resize", () => { layout(); render(); });
     $("full").addEventListener("click", () => { $("full").hidden = true; });
     $("help-btn").addEventListener("click", () => { $("help").hidden = !$("help").hidden; });
