@@ -22,7 +22,7 @@ def _sample(i, status="not selected", rank=None, label="cat", sid=None):
     return Sample(i, sid or f"cat/{i:04d}.jpg", status, rank, label, None, None)
 
 
-def _data(n=6, with_issues=True, atlas=True) -> ReportData:
+def _data(n=6, with_issues=True, atlas=True, inspect_only=False) -> ReportData:
     rng = np.random.default_rng(0)
     ids = [f"cat/{i:04d}.jpg" for i in range(n)]
     ids[1] = EVIL
@@ -45,7 +45,7 @@ def _data(n=6, with_issues=True, atlas=True) -> ReportData:
                "strategy": "coreset", "strategy_params": {"n": 2}, "radius": 0.4, "metric": "cosine", "space": "cosine",
                "map_method": "pca", "model_id": "m", "weights": "abc", "input_size": 32, "dim": 8, "device": "cpu",
                "labels_source": "folders", "data_root": "/data", "timings": {"embed": 1.5}, "version": "0.1.0",
-               "excluded_not_in_pool": 0}
+               "excluded_not_in_pool": 0, "inspect_only": inspect_only}
     return ReportData(
         title="labelscout report: r", summary=summary, ids=ids, timestamps=[None] * n, map=m,
         atlas=Atlas(32, 64, 4096, [b"\xff\xd8fake"], np.ones(n, bool)) if atlas else None,
@@ -113,6 +113,18 @@ def test_summary_numbers_reach_the_page():
     assert "coreset" in html and "covering radius 0.4" in html and "1 corrupt" in html and "bad.jpg" in html
     assert "66.7% &rarr; 50.0%" in html  # cat: 4 of 6 in the pool, 1 of 2 selected
     assert "closer to pick #2 (0.1)" in html and "stands for <b>4</b>" in html
+
+
+@pytest.mark.parametrize("inspect_only", [False, True])
+def test_the_header_says_what_the_run_did(inspect_only):
+    html = render_report(_data(inspect_only=inspect_only))
+    header = html.split("</header>")[0]
+    if inspect_only:  # an inspect run picked nothing: say what it inspected and flagged, no selection cards
+        assert "inspected <b>6</b> samples: 2 near duplicate, 1 outlier flagged" in " ".join(header.split())
+        assert "picked" not in header and '<div class="k">Selected</div>' not in html
+    else:
+        assert "coreset picked <b>2</b> of <b>6</b> samples" in " ".join(header.split())
+        assert '<div class="k">Selected</div>' in html and '<div class="k">Not selected</div>' in html
 
 
 @pytest.mark.parametrize("lo,hi", [(0, 1), (0, 0.037), (0.5, 1234.0), (0, 3e-5)])
