@@ -340,6 +340,15 @@ def _stop_limit() -> float:
     return 1.0 if overload <= 2 else 1.0 + 0.1 * overload
 
 
+def _default_sigint() -> None:
+    """preexec_fn: the child starts with SIGINT's default action. A suite started in the
+    background (``cmd &``, nohup) ignores SIGINT, and an ignored signal stays ignored across
+    exec, so the child would never see the Ctrl-C these tests send."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_ends_a_busy_run_within_a_second(tmp_path):
     """A busy run (loading 400k vectors, then 100k coreset picks) ends within a second of
     SIGINT, with exit code 130 and run.json "interrupted"."""
@@ -355,7 +364,7 @@ def test_sigint_ends_a_busy_run_within_a_second(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     proc = subprocess.Popen([sys.executable, "-m", "labelscout", "-q", "select", "--embeddings", tmp_path / "big.npy",
                              "-n", "100000", "--out", out, "--no-report"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            preexec_fn=_default_sigint, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     from labelscout.embed.store import SIDECAR_FILE
 
     deadline = time.monotonic() + 90
@@ -405,7 +414,8 @@ def test_sigint_ends_a_run_stuck_in_compiled_code(tmp_path):
     import time
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", _STUCK, str(tmp_path)], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK, str(tmp_path)], env=env, preexec_fn=_default_sigint,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.3)
