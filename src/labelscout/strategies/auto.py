@@ -8,8 +8,16 @@ label-free method over random shrinks. The regime is the budget ratio ``(n + lab
 :data:`REGIMES` maps it to a strategy, from the probe benchmark on CIFAR-10
 ("Selection vs random" in docs/benchmarks.md, ``labelscout bench probe``).
 
-The choice and its reason are recorded: ``choice_`` (strategy, parameters, regime, why),
-and every reason string starts with it, so ``selection.csv`` and ``run.json`` say what ran.
+**Repetitive pools** (video frames, bursts: many near-identical copies of each scene; see
+:mod:`._repetition`) are measured first. On them the natural clusters are the copy groups,
+so the regime is the budget per estimated group, ``(n + labeled) / groups``, and
+:data:`REPETITIVE_REGIMES` applies: one typical sample per group (TypiClust) while there are
+more groups than picks, farthest point once every group can get one, from the probe
+benchmark on the repeated-copies pool. ``repetition="ignore"`` skips the check.
+
+The choice and its reason are recorded: ``choice_`` (strategy, parameters, regime, why, the
+repetition check), and every reason string starts with it, so ``selection.csv`` and
+``run.json`` say what ran.
 """
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ import numpy as np
 from .._validation import Interval, Options
 from ._base import BUDGET_CONSTRAINT, BaseSelector
 
-__all__ = ["AutoSelector", "REGIMES", "Regime", "choose"]
+__all__ = ["AutoSelector", "REGIMES", "REPETITIVE_REGIMES", "Regime", "choose", "choose_repetitive"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,36 @@ REGIMES: tuple[Regime, ...] = (
 )
 
 
+#: on a repetitive pool, by budget per estimated copy group ``(n + labeled) / groups``
+REPETITIVE_REGIMES: tuple[Regime, ...] = (
+    Regime(0.5, "typiclust",
+           "repetitive pool, budget at most half the estimated groups: one typical sample from each "
+           "of the largest uncovered k-means clusters, so copies of one scene are not picked twice; "
+           "best at 500 on the repeated-copies pool (about 1,000 groups) in the probe benchmark"),
+    Regime(float("inf"), "coreset",
+           "repetitive pool, budget over half the estimated groups (or over 5,000 picks, where TypiClust's "
+           "k-means gets slow): farthest point, which never picks "
+           "a near-copy of a pick while a distinct sample is left; best at 1,000 and tied-best at "
+           "5,000 and 10,000 on the repeated-copies pool in the probe benchmark"),
+)
+
+
+#: TypiClust clusters the pool into (n + labeled) k-means clusters; above this many the
+#: clustering costs minutes on a laptop CPU at 1M samples, so larger budgets go to farthest point
+TYPICLUST_MAX_CLUSTERS = 5000
+
+
+def choose_repetitive(n: int, groups: int, n_labeled: int = 0) -> tuple[Regime, float]:
+    """The repetitive-pool regime for a budget of ``n`` on ``groups`` estimated copy groups."""
+    ratio = (n + n_labeled) / max(groups, 1)
+    for regime in REPETITIVE_REGIMES:
+        if regime.strategy == "typiclust" and n + n_labeled > TYPICLUST_MAX_CLUSTERS:
+            continue
+        if ratio <= regime.max_ratio:
+            return regime, ratio
+    return REPETITIVE_REGIMES[-1], ratio
+
+
 def choose(n: int, n_pool: int, n_labeled: int = 0) -> tuple[Regime, float]:
     """The regime for a budget of ``n`` on ``n_pool`` samples of which ``n_labeled`` are labeled."""
     ratio = (n + n_labeled) / max(n_pool, 1)
@@ -62,11 +100,14 @@ class AutoSelector(BaseSelector):
     ----------
     n : budget (count, fraction or "P%").
     metric : "cosine" or "l2", passed to the chosen strategy.
-    seed : passed to the chosen strategy.
+    seed : passed to the chosen strategy (and the repetition check's row sample).
+    repetition : "detect" (default): test whether the pool is repetitive first and use
+        :data:`REPETITIVE_REGIMES` if it is; "ignore": the budget-ratio table only.
 
     Attributes
     ----------
-    choice_ : {"strategy", "params", "budget_ratio", "regime", "why"}.
+    choice_ : {"strategy", "params", "budget_ratio", "regime", "why", "repetition"}.
+    repetition_ : the :class:`~._repetition.Repetition` found (None with "ignore").
     chosen_ : the fitted strategy that made the picks.
     """
 
@@ -76,17 +117,33 @@ class AutoSelector(BaseSelector):
         "n": BUDGET_CONSTRAINT,
         "metric": [Options({"l2", "cosine"})],
         "seed": [Interval(numbers.Integral, 0, None)],
+        "repetition": [Options({"detect", "ignore"})],
     }
 
-    def __init__(self, n: int | float | str = 1000, *, metric: str = "cosine", seed: int = 0):
+    def __init__(self, n: int | float | str = 1000, *, metric: str = "cosine", seed: int = 0,
+                 repetition: str = "detect"):
         self.n = n
         self.metric = metric
         self.seed = seed
+        self.repetition = repetition
 
     def _select(self, pool, n, excluded):
         from . import STRATEGIES
 
-        regime, ratio = choose(n, len(pool), excluded.size)
+        self.repetition_ = None
+        if self.repetition == "detect":
+            from ..space.metric import prepare_metric
+            from ._repetition import detect_repetition
+
+            self.repetition_ = detect_repetition(prepare_metric(pool.vectors, self.metric), seed=self.seed)
+        if self.repetition_ is not None and self.repetition_.repetitive:
+            regime, ratio = choose_repetitive(n, self.repetition_.groups, excluded.size)
+            bound = f"budget per estimated group <= {regime.max_ratio:g}"
+            head = f"auto -> {regime.strategy} (repetitive pool, {ratio:.2f} picks per estimated group): "
+        else:
+            regime, ratio = choose(n, len(pool), excluded.size)
+            bound = f"budget ratio <= {regime.max_ratio:g}"
+            head = f"auto -> {regime.strategy} (budget {ratio:.2%} of the pool): "
         cls = STRATEGIES[regime.strategy]
         params = dict(regime.params)
         for name in ("metric", "seed"):
@@ -100,9 +157,8 @@ class AutoSelector(BaseSelector):
                 setattr(self, attr, getattr(inner, attr))
         self.chosen_ = inner
         self.choice_ = {"strategy": regime.strategy, "params": {k: v for k, v in params.items()},
-                        "budget_ratio": round(ratio, 6), "regime": f"budget ratio <= {regime.max_ratio:g}",
-                        "why": regime.why}
+                        "budget_ratio": round(ratio, 6), "regime": bound, "why": regime.why,
+                        "repetition": self.repetition_.as_dict() if self.repetition_ is not None else "ignored"}
         if hasattr(inner, "delta_"):
             self.choice_["delta"] = float(inner.delta_)
-        head = f"auto -> {regime.strategy} (budget {ratio:.2%} of the pool): "
         return np.asarray(picks, np.int64), scores, [head + r for r in reasons]
