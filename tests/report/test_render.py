@@ -22,7 +22,7 @@ def _sample(i, status="not selected", rank=None, label="cat", sid=None):
     return Sample(i, sid or f"cat/{i:04d}.jpg", status, rank, label, None, None)
 
 
-def _data(n=6, with_issues=True, atlas=True, inspect_only=False) -> ReportData:
+def _data(n=6, with_issues=True, atlas=True, inspect_only=False, choice=None) -> ReportData:
     rng = np.random.default_rng(0)
     ids = [f"cat/{i:04d}.jpg" for i in range(n)]
     ids[1] = EVIL
@@ -45,7 +45,7 @@ def _data(n=6, with_issues=True, atlas=True, inspect_only=False) -> ReportData:
                "strategy": "coreset", "strategy_params": {"n": 2}, "radius": 0.4, "metric": "cosine", "space": "cosine",
                "map_method": "pca", "model_id": "m", "weights": "abc", "input_size": 32, "dim": 8, "device": "cpu",
                "labels_source": "folders", "data_root": "/data", "timings": {"embed": 1.5}, "version": "0.1.0",
-               "excluded_not_in_pool": 0, "inspect_only": inspect_only}
+               "excluded_not_in_pool": 0, "inspect_only": inspect_only, "choice": choice}
     return ReportData(
         title="labelscout report: r", summary=summary, ids=ids, timestamps=[None] * n, map=m,
         atlas=Atlas(32, 64, 4096, [b"\xff\xd8fake"], np.ones(n, bool)) if atlas else None,
@@ -125,6 +125,16 @@ def test_the_header_says_what_the_run_did(inspect_only):
     else:
         assert "coreset picked <b>2</b> of <b>6</b> samples" in " ".join(header.split())
         assert '<div class="k">Selected</div>' in html and '<div class="k">Not selected</div>' in html
+
+
+@pytest.mark.parametrize("repetition", ["ignored", {"repetitive": True, "why": "about 1,020 distinct groups in 17,649 samples"}])
+def test_the_facts_say_what_auto_chose_and_why(repetition):
+    choice = {"strategy": "typiclust", "params": {}, "budget_ratio": 0.49, "regime": "budget per estimated group <= 0.5",
+              "why": "one typical sample per group", "repetition": repetition}
+    facts = " ".join(render_report(_data(choice=choice)).split('<div class="facts">')[1].split("</dl>")[0].split())
+    assert "chose <b>typiclust</b> (budget per estimated group &lt;= 0.5): one typical sample per group" in facts
+    assert ("Repetition check: about 1,020 distinct groups" in facts) == isinstance(repetition, dict)
+    assert "chose" not in render_report(_data()).split('<div class="facts">')[1].split("</dl>")[0]
 
 
 @pytest.mark.parametrize("lo,hi", [(0, 1), (0, 0.037), (0.5, 1234.0), (0, 3e-5)])

@@ -295,6 +295,8 @@ def _summary(inputs: RunInputs, n_selected: int, n_labeled: int, map_method: str
         "strategy": cfg.get("strategy") or (rec.get("selection") or {}).get("strategy"),
         "strategy_params": (rec.get("selection") or {}).get("params") or cfg.get("strategy_params") or {},
         "radius": (rec.get("selection") or {}).get("radius"),
+        # what a meta-strategy (auto) chose and why, with its repetition check; None otherwise
+        "choice": (rec.get("selection") or {}).get("choice"),
         "metric": cfg.get("metric") or "l2",
         "space": space_text,
         "map_method": map_method,
