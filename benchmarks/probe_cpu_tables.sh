@@ -6,6 +6,7 @@
 # EMB: saved embeddings of the whole CIFAR-10 folder (ids train/... and test/...). MODEL: the
 # model that made EMB (embeds the repeated pool's copies; default: the default model).
 set -euo pipefail
+ARGS="$*"  # the script's own arguments, for the results' command field (inside a function $* is the function's)
 EMB=${1:?saved embeddings folder of CIFAR_DIR (train/ and test/)}
 CIFAR=${2:-/work/exchange/cifar10}
 WORK=${3:-.data/probe-cpu}
@@ -27,7 +28,7 @@ table() {  # DATA EMB OUT RESULT
   $LS bench probe --data "$1" --methods "$ALL" --budgets 500,1000,5000,10000 --repeats 10,10,5,5 $PROBE --embedding default="$2" --out "$3"
 }
 results() {
-  python benchmarks/probe_results_json.py "$1" "$2" --command "benchmarks/probe_cpu_tables.sh $*" --cpu-flags "$WORK/cpu-flags.txt" --markdown "$1/summary-now.md"
+  python benchmarks/probe_results_json.py "$1" "$2" --command "${STAGES:+STAGES=\"$STAGES\" }benchmarks/probe_cpu_tables.sh $ARGS" --cpu-flags "$WORK/cpu-flags.txt" --markdown "$1/summary-now.md"
 }
 
 for stage in $STAGES; do
