@@ -1,6 +1,7 @@
 """``labelscout select`` over videos, end to end: frame ids, timestamps and written frames are
 checked against an independent decode; bad videos are reported and the run goes on; a rerun
-decodes nothing; clips of frames; a near-static clip needs far fewer picks than one with cuts."""
+decodes nothing; clips of frames; a near-static clip needs far fewer picks than one with cuts;
+the default strategy sees a clip of repeated scenes and picks each scene once."""
 from __future__ import annotations
 
 import csv
@@ -144,3 +145,23 @@ def test_fps_all_and_bad_values(drives, small_model_dir, tmp_path):
         select(drives, 2, model=str(small_model_dir), sequence_length=0)
     with pytest.raises(ConfigError, match="'frame_format'"):
         select(drives, 2, model=str(small_model_dir), frame_format="gif")
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_auto_sees_a_clip_of_repeated_scenes_and_picks_each_scene_once(tmp_path, small_model_dir, n):
+    """Every frame of a clip of 5 static scenes: the default strategy finds the pool
+    repetitive, says so, chooses by the budget per estimated scene, and spends the budget on
+    different scenes."""
+    from labelscout.strategies.auto import choose_repetitive
+
+    cuts = V.cuts_clip(tmp_path / "cuts.mp4", n_scenes=5, frames_per_scene=20)
+    res = select(cuts, n, model=str(small_model_dir), fps="all", progress=False, out=tmp_path / "run", report=False)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    choice = record["selection"]["choice"]
+    assert choice["repetition"]["repetitive"] and 4 <= choice["repetition"]["groups"] <= 12, choice["repetition"]
+    strategy = choose_repetitive(n, choice["repetition"]["groups"])[0].strategy
+    assert choice["strategy"] == strategy
+    rows = read_csv(tmp_path / "run" / "selection.csv")
+    assert all(r["reason"].startswith(f"auto -> {strategy} (repetitive pool") for r in rows)
+    scenes = [int(r["frame"]) // 20 for r in rows]
+    assert len(rows) == n == len(res.selection) and len(set(scenes)) == n
