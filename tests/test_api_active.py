@@ -98,3 +98,24 @@ def test_fisher_match_against_a_validation_folder(cifar_root, cifar_sample, smal
     assert run["validation"]["samples"] == 12 and run["validation"]["classes"] == ["airplane", "cat", "ship"]
     with pytest.raises(ConfigError, match="needs a labeled validation set"):
         _select(cifar_sample, small_model_dir, tmp_path / "nv", strategy="fisher-match", labels=str(labeled))
+
+
+def test_validation_folder_reaches_fisher_match_inside_combine(cifar_root, cifar_sample, small_model_dir, tmp_path):
+    """--validation works for a combination with a fisher-match component (the issue's "each
+    combines with the label-free ones"), and is refused for a strategy without one."""
+    val = tmp_path / "val"
+    for cls in ("airplane", "cat", "ship"):
+        (val / cls).mkdir(parents=True)
+        for f in sorted((cifar_root / "test" / cls).iterdir())[100:104]:
+            shutil.copy2(f, val / cls / f.name)
+    ids = sorted(str(p.relative_to(cifar_sample)) for p in cifar_sample.rglob("*.jpg"))
+    labeled, known = _labeled_csv(tmp_path, ids, every=3)
+    out = tmp_path / "combo"
+    res = _select(cifar_sample, small_model_dir, out, strategy="combine", labels=str(labeled), validation=val,
+                  strategy_params={"strategies": {"fisher-match": 1.0, "coreset": 1.0}})
+    assert len(res.selection) == 8 and not set(res.selection.ids) & known
+    assert all("fisher-match" in r and "coreset" in r for r in res.selection.reasons)
+    assert json.loads((out / "run.json").read_text())["validation"]["samples"] == 12
+    with pytest.raises(ConfigError, match="--validation is used by fisher-match"):
+        _select(cifar_sample, small_model_dir, tmp_path / "cc", strategy="combine", labels=str(labeled), validation=val,
+                strategy_params={"strategies": {"uncertainty": 1.0, "coreset": 1.0}})

@@ -219,8 +219,11 @@ class SelectConfig(_Config):
             if name in accepted:
                 params.setdefault(name, value)
         selector = get_strategy(self.strategy, n=self.n, **params)
-        if self.validation is not None and hasattr(selector, "validation_vectors"):
-            selector.validation_vectors, selector.validation_labels = [], []  # set from the folder once it is embedded
+        if self.validation is not None:
+            from .strategies.fisher_match import accepts_validation, attach_validation
+
+            if accepts_validation(selector):  # set from the folder once it is embedded
+                attach_validation(selector, validation_vectors=[], validation_labels=[])
         return selector
 
     def make_dedupers(self) -> dict[str, Any]:

@@ -261,11 +261,9 @@ def report_of_run(ctx: RunContext) -> None:
 
 
 def _uses_predictions(selector: Any) -> bool:
-    """A prediction-based strategy, or a combination with such a component."""
-    from .strategies import STRATEGIES
+    from .strategies._predictive import uses_predictions
 
-    return bool(getattr(selector, "uses_predictions", False)) or any(
-        getattr(STRATEGIES.get(c), "uses_predictions", False) for c in (getattr(selector, "strategies", None) or {}))
+    return uses_predictions(selector)
 
 
 def check_model_inputs(selector: Any, cfg: Any) -> None:
@@ -277,8 +275,11 @@ def check_model_inputs(selector: Any, cfg: Any) -> None:
                           f"strategy {selector.name!r} does not use it.", hint="Choose one of those with --strategy, or drop the option.")
     if uses and cfg.logits and cfg.predictions is None:
         raise ConfigError("--logits describes a --predictions file; none was given.")
-    if cfg.validation is not None and not hasattr(selector, "validation_vectors"):
-        raise ConfigError(f"--validation is used by fisher-match; strategy {selector.name!r} does not use it.")
+    from .strategies.fisher_match import accepts_validation
+
+    if cfg.validation is not None and not accepts_validation(selector):
+        raise ConfigError(f"--validation is used by fisher-match; strategy {selector.name!r} does not use it.",
+                          hint="Use --strategy fisher-match, or a combine with a fisher-match component.")
 
 
 def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *, labels: list | None,
@@ -319,12 +320,15 @@ def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *,
         V = np.asarray(val.vectors, dtype=np.float32)
         if space.kind == "norm":
             V = unit_rows(V)
-        selector.validation_vectors, selector.validation_labels = V, val_labels
+        from .strategies.fisher_match import attach_validation
+
+        Pv = None  # without --predictions the strategy's own head predicts the validation images
         if cfg.predictions is not None:  # the model's view of the validation images, from the same file when it has them
             try:
-                selector.validation_probabilities = load_predictions(cfg.predictions, val.ids, logits=cfg.logits).probabilities
+                Pv = load_predictions(cfg.predictions, val.ids, logits=cfg.logits).probabilities
             except InputError:
-                selector.validation_probabilities = None  # fisher-match then says what is missing
+                Pv = None  # fisher-match then says what is missing
+        attach_validation(selector, validation_vectors=V, validation_labels=val_labels, validation_probabilities=Pv)
         record.extra["validation"] = {"source": str(cfg.validation), "samples": len(val), "classes": sorted(set(val_labels))}
     return out
 

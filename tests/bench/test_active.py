@@ -58,6 +58,16 @@ def test_loop_is_paired_resumable_and_reports_targets(tmp_path, collection):
         run_active_benchmark(collection, tmp_path, **{**kw, "step": 10})
 
 
+def test_a_combination_with_fisher_match_gets_the_validation_slice(tmp_path, collection):
+    rec = run_active_benchmark(collection, tmp_path, strategies=["random", "combine"], pools=["imbalanced"],
+                               strategy_params={"combine": {"strategies": {"fisher-match": 1.0, "coreset": 0.5}}},
+                               initial=20, step=20, rounds=1, repeats=1, validation_per_class=10, imbalance=10,
+                               pca_dim=None, progress=False)
+    assert rec["computed_now"] == 2
+    cell = json.loads(next((tmp_path / "cells").glob("*combine*.json")).read_text())
+    assert [row["labels"] for row in cell["rounds"]] == [20, 40]
+
+
 def test_bad_strategy_lists():
     with pytest.raises(ConfigError, match="must include 'random'"):
         run_active_benchmark("unused", "unused", strategies=["uncertainty"])

@@ -144,3 +144,31 @@ def test_fisher_and_vaal_combine_with_coreset():
                           component_params={"fisher-match": {"validation_ids": list(range(6))},
                                             "vaal": {"steps": 20, "hidden": 16, "latent": 4, "batch_size": 16}}).fit(pool)
     assert not set(sel.selected_.tolist()) & set(range(16))  # labeled (and validation) samples are never picked
+
+
+def test_attach_validation_reaches_the_strategy_or_every_fisher_component_of_a_combination():
+    from labelscout.pool import Pool
+    from labelscout.strategies import CombineSelector, CoresetSelector
+    from labelscout.strategies.fisher_match import accepts_validation, attach_validation
+
+    X, y = class_blobs([40, 40], d=4, seed=3)
+    labels = [str(v) if i < 20 else None for i, v in enumerate(y)]
+    V, vl = X[20:26], [str(v) for v in y[20:26]]
+    alone = FisherMatchSelector(6)
+    attach_validation(alone, validation_vectors=V, validation_labels=vl)
+    combo = CombineSelector(6, strategies={"fisher-match": 1.0, "coreset": 1.0},
+                            component_params={"fisher-match": {"emphasis": 2}})
+    assert accepts_validation(alone) and accepts_validation(combo)
+    attach_validation(combo, validation_vectors=V, validation_labels=vl)
+    assert combo.component_params["fisher-match"]["emphasis"] == 2  # explicit component parameters stay
+    assert combo.component_params["fisher-match"]["validation_labels"] == vl and "coreset" not in combo.component_params
+    pool = Pool(X, [f"s{i}" for i in range(80)], labels=labels)
+    reference = CombineSelector(6, strategies={"fisher-match": 1.0, "coreset": 1.0},
+                                component_params={"fisher-match": {"emphasis": 2, "validation_vectors": V,
+                                                                   "validation_labels": vl}}).fit(pool)
+    assert combo.fit(pool).selected_.tolist() == reference.selected_.tolist()
+    assert alone.fit(pool).selected_.size == 6
+    plain = CoresetSelector(6)
+    assert not accepts_validation(plain)
+    with pytest.raises(ConfigError, match="does not use it"):
+        attach_validation(plain, validation_vectors=V, validation_labels=vl)

@@ -125,18 +125,21 @@ def _select(strategy: str, params: dict, X: np.ndarray, labeled: np.ndarray, P: 
             yv: np.ndarray, Pv: np.ndarray, step: int, seed: int) -> np.ndarray:
     """One round's picks (pool rows) by ``strategy`` from the previous round's model."""
     from ..strategies import get_strategy
+    from ..strategies._base import as_pool
+    from ..strategies._predictive import _with_model, uses_predictions
+    from ..strategies.fisher_match import accepts_validation, attach_validation
 
     kw = dict(params)
-    if strategy == "fisher-match":
-        kw.update(validation_vectors=Xv, validation_labels=[int(v) for v in yv], validation_probabilities=Pv)
     accepted = set(get_strategy(strategy, n=1)._param_names())
     if "seed" in accepted:
         kw.setdefault("seed", seed)
     sel = get_strategy(strategy, n=step, **kw)
-    fit_kw: dict[str, Any] = {"exclude": labeled}
-    if getattr(sel, "uses_predictions", False):
-        fit_kw["predictions"] = P
-    return sel.fit(X, **fit_kw).selected_
+    if accepts_validation(sel):  # fisher-match, alone or as a component of combine
+        attach_validation(sel, validation_vectors=Xv, validation_labels=[int(v) for v in yv], validation_probabilities=Pv)
+    pool = as_pool(X)
+    if uses_predictions(sel):  # alone or as a component of combine: the pool carries the model's probabilities
+        pool = _with_model(pool, P, None)
+    return sel.fit(pool, exclude=labeled).selected_
 
 
 def _trajectory(data: ActiveData, pool: np.ndarray, val: np.ndarray, rare: list[int], strategy: str, params: dict,

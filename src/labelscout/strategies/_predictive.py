@@ -57,6 +57,15 @@ class ModelView:
         return unit_rows(vectors)
 
 
+def uses_predictions(selector: Any) -> bool:
+    """A prediction-based strategy, or a combination with such a component: what gets a
+    model's predictions (a file's, or a head's from the labels) and a validation set."""
+    from . import STRATEGIES
+
+    return bool(getattr(selector, "uses_predictions", False)) or any(
+        getattr(STRATEGIES.get(c), "uses_predictions", False) for c in (getattr(selector, "strategies", None) or {}))
+
+
 def _has_label(labels: Sequence[Any] | None, n: int) -> np.ndarray:
     if labels is None:
         return np.zeros(n, dtype=bool)

@@ -39,7 +39,8 @@ from ..models.logistic_head import unit_rows
 from ._base import BUDGET_CONSTRAINT, as_index_array
 from ._predictive import HEAD_CONSTRAINTS, PredictiveSelector, onehot_residual
 
-__all__ = ["FisherMatchSelector", "fisher_kernel", "fisher_topk", "fisher_match_order", "turn_order"]
+__all__ = ["FisherMatchSelector", "accepts_validation", "attach_validation", "fisher_kernel", "fisher_topk",
+           "fisher_match_order", "turn_order"]
 
 _BLOCK_ELEMS = 1 << 22  # validation rows x pool rows per kernel block
 
@@ -287,3 +288,37 @@ class FisherMatchSelector(PredictiveSelector):
         reasons = [f"Fisher kernel {v:.3g} to validation #{o} ({'misclassified' if mis[o] else 'correct'}); "
                    f"pseudo-label {names[pseudo[j]]}" for j, v, o in zip(picks, values, owners)]
         return picks, values, reasons
+
+
+def _validation_components(selector: Any) -> list[str]:
+    """Components of a combination whose strategy takes a validation set."""
+    from . import STRATEGIES
+
+    return [c for c in (getattr(selector, "strategies", None) or {})
+            if c in STRATEGIES and "validation_vectors" in STRATEGIES[c]._param_names()]
+
+
+def accepts_validation(selector: Any) -> bool:
+    """Whether a validation set has somewhere to go: the strategy itself (fisher-match) or
+    a component of a combination."""
+    return hasattr(selector, "validation_vectors") or bool(_validation_components(selector))
+
+
+def attach_validation(selector: Any, **params: Any) -> None:
+    """Give a validation set (``validation_vectors``, ``validation_labels``,
+    ``validation_probabilities``...) to the strategy, or to every component of a
+    combination that takes one, so ``--validation`` and the active-learning bench reach
+    fisher-match inside ``combine`` the same way as alone. Parameters a combination sets
+    for its component explicitly (e.g. ``validation_ids``) stay and are checked with these."""
+    if hasattr(selector, "validation_vectors"):
+        for key, value in params.items():
+            setattr(selector, key, value)
+        return
+    names = _validation_components(selector)
+    if not names:
+        raise ConfigError(f"A validation set is used by fisher-match; strategy {getattr(selector, 'name', selector)!r} "
+                          "does not use it.", hint="Use --strategy fisher-match, or a combine with a fisher-match component.")
+    component_params = {k: dict(v) for k, v in (selector.component_params or {}).items()}
+    for c in names:
+        component_params[c] = {**component_params.get(c, {}), **params}
+    selector.component_params = component_params
