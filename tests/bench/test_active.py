@@ -68,6 +68,38 @@ def test_a_combination_with_fisher_match_gets_the_validation_slice(tmp_path, col
     assert [row["labels"] for row in cell["rounds"]] == [20, 40]
 
 
+def test_the_command_reads_json_parameters_as_select_does(tmp_path, collection, capsys):
+    from _cli import run_cli
+
+    emb = collection.save(tmp_path / "emb")
+    args = ["bench", "active", emb, "--out", tmp_path / "b", "--strategies", "random,combine", "--pools", "imbalanced",
+            "--initial", 20, "--step", 20, "--rounds", 1, "--repeats", 1, "--validation-per-class", 10,
+            "--imbalance", 10, "--pca-dim", 0]
+    code, _, err = run_cli(args + ["-p", 'combine.strategies={"fisher-match": 1, "coreset": 0.5}'], capsys)
+    assert code == 0, err
+    path = next((tmp_path / "b" / "cells").glob("*combine*.json"))
+    assert not set(path.name) & set(" '\"{}:,")  # a dict parameter names a plain file
+    cell = json.loads(path.read_text())
+    assert [row["labels"] for row in cell["rounds"]] == [20, 40] and cell["params"]["strategies"]["coreset"] == 0.5
+    code, _, err = run_cli(args + ["-p", "combine.strategies={oops"], capsys)
+    assert code == 2 and "not valid JSON" in err
+
+
+@pytest.mark.parametrize("tag", ["random", "fisher-match-emphasis=10", "uncertainty-measure=margin"])
+def test_plain_tags_keep_their_file_names(tag):
+    from labelscout.bench.active import _file_safe
+
+    assert _file_safe(tag) == tag  # cells of earlier runs resume under the same names
+
+
+def test_unsafe_tags_get_distinct_plain_file_names():
+    from labelscout.bench.active import _file_safe
+
+    a, b = _file_safe("combine-strategies={'fisher-match': 1}"), _file_safe("combine-strategies={'fisher-match': 2}")
+    assert a != b and all(ch.isalnum() or ch in "._=+-" for ch in a + b)
+    assert len(_file_safe("x" * 400)) < 100
+
+
 def test_bad_strategy_lists():
     with pytest.raises(ConfigError, match="must include 'random'"):
         run_active_benchmark("unused", "unused", strategies=["uncertainty"])

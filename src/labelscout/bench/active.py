@@ -117,6 +117,20 @@ def make_pools(y: np.ndarray, n_classes: int, *, validation_per_class: int, imba
     return np.sort(np.concatenate(val)), pools, rare
 
 
+def _file_safe(tag: str) -> str:
+    """A cell's file name part for a strategy tag: the tag itself when it is made of safe
+    characters (every plain ``-p`` value), else those characters and a hash of the tag, so a
+    dict parameter (``combine.strategies={...}``) names a short file without spaces, quotes
+    or braces and two tags never share a file."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._=+-]+", "_", tag).strip("_")
+    if safe == tag and len(tag) <= 120:
+        return tag
+    return f"{safe[:80]}-{hashlib.sha256(tag.encode()).hexdigest()[:10]}"
+
+
 def _task_model(X: np.ndarray, y: np.ndarray, n_classes: int, C: float, class_weight: str | None) -> LogisticHead:
     return LogisticHead(C=C, class_weight=class_weight).fit(X, y, n_classes)
 
@@ -240,7 +254,7 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
     with progress_bar("active-learning trajectories", len(todo), progress) as bar:
         for pool, strategy, r in todo:
             tag = strategy + ("" if not params.get(strategy) else "-" + "-".join(f"{k}={v}" for k, v in sorted(params[strategy].items())))
-            path = out / "cells" / f"{pool}__{tag}__r{r}.json"
+            path = out / "cells" / f"{pool}__{_file_safe(tag)}__r{r}.json"
             if not path.is_file():
                 t0 = time.perf_counter()
                 traj = _trajectory(data, pool_rows[pool], val, rare, strategy, params.get(strategy, {}), initial=initial,

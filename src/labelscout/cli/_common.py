@@ -1,8 +1,9 @@
 """Options shared by several commands, declared once."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -30,3 +31,18 @@ def echo_result(line: str) -> None:
 FpsOpt = typer.Option("5", "--fps", help="Video frames sampled per second of video, by exact timestamps (a number, or 'all'). Default 5: no scene shorter than 0.2 s is missed, 5-12x fewer near-duplicate frames than 25-60 fps.")
 SequenceOpt = typer.Option(1, "--sequence-length", min=1, help="Videos: make each sample a clip of this many consecutive sampled frames (mean embedding), for labeling tracks.")
 KeyframesOpt = typer.Option(False, "--keyframes-only", help="Videos: decode keyframes only (several times faster; samples follow the encoder's keyframe spacing).")
+
+
+def param_value(key: str, text: str, option: str = "--param/-p") -> Any:
+    """The value of a ``-p KEY=VALUE`` strategy parameter: JSON for a dict or list
+    (``strategies={"coreset": 1, "uncertainty": 1}``), else int, float, bool, None or text;
+    ``select`` and ``bench active`` read parameters the same way."""
+    from .._validation import parse_value
+
+    text = text.strip()
+    if text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"{key}: {text!r} is not valid JSON ({exc.msg})", param_hint=option) from None
+    return parse_value(text)

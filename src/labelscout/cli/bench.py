@@ -153,7 +153,7 @@ def active_command(
     import sys
 
     from ..bench.active import run_active_benchmark
-    from ..bench.methods import parse_value
+    from ._common import param_value
 
     params: dict[str, dict] = {}
     for item in param:
@@ -161,7 +161,7 @@ def active_command(
         strat, dot, name = key.partition(".")
         if not sep or not dot or not strat or not name:
             raise typer.BadParameter(f"expected STRATEGY.KEY=VALUE; got {item!r}", param_hint="--param")
-        params.setdefault(strat.strip(), {})[name.strip()] = parse_value(value.strip())
+        params.setdefault(strat.strip(), {})[name.strip()] = param_value(key.strip(), value, "--param")
     rec = run_active_benchmark(embeddings, out, strategies=[s for s in strategies.split(",") if s],
                                pools=[p for p in pools.split(",") if p], strategy_params=params, initial=initial, step=step,
                                rounds=rounds, repeats=repeats, validation_per_class=validation_per_class, imbalance=imbalance,

@@ -1,17 +1,15 @@
 """``labelscout select``: pick the samples worth labeling."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
 
-from .._validation import parse_value
 from ..strategies import STRATEGIES
 from ._app import app, origin
 from ._common import (ArchOpt, BatchOpt, CacheOpt, DeviceOpt, FpsOpt, KeyframesOpt, ModelOpt, NoCacheOpt, SequenceOpt, WeightsOpt,
-                      WorkersOpt, cache_arg, echo_result)
+                      WorkersOpt, cache_arg, echo_result, param_value)
 
 
 @app.command("select")
@@ -106,11 +104,5 @@ def _params(items: List[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--param/-p")
-        if text.lstrip()[:1] in ("{", "["):
-            try:
-                out[key.strip()] = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise typer.BadParameter(f"{key.strip()}: {text!r} is not valid JSON ({exc.msg})", param_hint="--param/-p") from None
-        else:
-            out[key.strip()] = parse_value(text)
+        out[key.strip()] = param_value(key.strip(), text)
     return out
