@@ -75,3 +75,34 @@ def test_the_silent_reporter_never_cancels():
         flag["stop"] = True
         with pytest.raises(Cancelled, match="cancelled"):
             stage.advance()
+
+
+@pytest.mark.parametrize("done,total,unit,elapsed,expected", [
+    (0, 60000, "images", 0, "embedding: 0/60000 images (0 %) 0:00:00"),
+    (6000, 60000, "images", 43, "embedding: 6000/60000 images (10 %) 0:00:43 eta 0:06:27"),
+    (60000, 60000, "images", 435, "embedding: 60000/60000 images (100 %) 0:07:15"),
+    (12.5, None, "s", 3661, "embedding: 12.5 s 1:01:01"),
+])
+def test_progress_line(done, total, unit, elapsed, expected):
+    from labelscout.reporting import progress_line
+
+    assert progress_line("embedding", done, total, unit, elapsed) == expected
+
+
+def test_without_a_terminal_progress_comes_as_lines(capsys, monkeypatch):
+    """A log file or CI gets a line at the start, while the stage runs, and at the end
+    (a rich bar would show only at the end)."""
+    from labelscout.reporting import RichReporter
+
+    reporter = RichReporter()
+    monkeypatch.setattr(reporter, "line_interval", 0.0)  # every advance writes a line
+    with reporter.stage("embedding", 3, "images") as task:
+        for _ in range(3):
+            task.advance()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [f"embedding: {k}/3 images" for k in (0, 1, 2, 3, 3)]
+    reporter.line_interval = 3600.0  # the default throttles: only the first and last line of a quick stage
+    with reporter.stage("embedding", 100, "images") as task:
+        for _ in range(100):
+            task.advance()
+    assert len(capsys.readouterr().err.splitlines()) == 2

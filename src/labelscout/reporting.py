@@ -76,8 +76,32 @@ class Reporter:
         yield task
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(name: str, done: float, total: float | None, unit: str, elapsed: float) -> str:
+    """One plain progress line: ``embedding: 6000/60000 images (10 %) 0:00:43 eta 0:06:27``."""
+    count = f"{done:g}/{total:g}" if total else f"{done:g}"
+    line = f"{name}: {count}" + (f" {unit}" if unit else "")
+    if total:
+        line += f" ({100 * done / total:.0f} %)"
+    line += f" {_clock(elapsed)}"
+    if total and 0 < done < total:
+        line += f" eta {_clock(elapsed * (total - done) / done)}"
+    return line
+
+
 class RichReporter(Reporter):
-    """Progress bars on stderr (rich), one per stage, as the CLI draws them."""
+    """Progress bars on stderr (rich), one per stage, as the CLI draws them.
+
+    Where stderr is not a terminal (a log file, ``nohup``, CI), a bar would show only when
+    the stage ends; plain lines are written instead: at the start, at most every
+    ``line_interval`` seconds while it runs, and at the end.
+    """
+
+    line_interval: float = 30.0
 
     @contextlib.contextmanager
     def stage(self, name: str, total: float | None = None, unit: str = "") -> Iterator[Stage]:
@@ -85,6 +109,11 @@ class RichReporter(Reporter):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.check()
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            with self._line_stage(name, total, unit) as task:
+                yield task
+            return
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
         if unit:
             columns.append(TextColumn(unit))
@@ -103,6 +132,36 @@ class RichReporter(Reporter):
                     super().update(**kwargs)
 
             yield _Bar(reporter, name, total, unit)
+
+    @contextlib.contextmanager
+    def _line_stage(self, name: str, total: float | None, unit: str) -> Iterator[Stage]:
+        import sys
+        import time
+
+        start = time.monotonic()
+        last = [start]
+
+        def write(task: Stage) -> None:
+            last[0] = time.monotonic()
+            print(progress_line(name, task.done, task.total, unit, last[0] - start), file=sys.stderr, flush=True)
+
+        interval = self.line_interval
+
+        class _Lines(Stage):
+            def advance(self, n: float = 1) -> None:
+                super().advance(n)
+                if time.monotonic() - last[0] >= interval:
+                    write(self)
+
+            def update(self, **kwargs: Any) -> None:
+                super().update(**kwargs)
+                if time.monotonic() - last[0] >= interval:
+                    write(self)
+
+        task = _Lines(self, name, total, unit)
+        write(task)
+        yield task
+        write(task)
 
 
 class CallbackReporter(Reporter):
