@@ -100,7 +100,7 @@ def test_without_a_terminal_progress_comes_as_lines(capsys, monkeypatch):
         for _ in range(3):
             task.advance()
     lines = capsys.readouterr().err.splitlines()
-    assert [line.split(" (")[0] for line in lines] == [f"embedding: {k}/3 images" for k in (0, 1, 2, 3, 3)]
+    assert [line.split(" (")[0] for line in lines] == [f"embedding: {k}/3 images" for k in (0, 1, 2, 3)]  # no repeat at the end
     reporter.line_interval = 3600.0  # the default throttles: only the first and last line of a quick stage
     with reporter.stage("embedding", 100, "images") as task:
         for _ in range(100):

@@ -140,9 +140,13 @@ class RichReporter(Reporter):
 
         start = time.monotonic()
         last = [start]
+        written = [(None, None)]  # (done, total) of the last line: the end does not repeat it
 
         def write(task: Stage) -> None:
             last[0] = time.monotonic()
+            if written[0] == (task.done, task.total):
+                return
+            written[0] = (task.done, task.total)
             print(progress_line(name, task.done, task.total, unit, last[0] - start), file=sys.stderr, flush=True)
 
         interval = self.line_interval
