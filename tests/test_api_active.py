@@ -32,6 +32,16 @@ def _labeled_csv(tmp_path, ids, every=4):
     return path, set(ids[::every])
 
 
+def _validation_folder(cifar_root, tmp_path):
+    """12 labeled CIFAR-10 test JPEGs in class folders (the pool's three classes)."""
+    val = tmp_path / "val"
+    for cls in ("airplane", "cat", "ship"):
+        (val / cls).mkdir(parents=True)
+        for f in sorted((cifar_root / "test" / cls).iterdir())[100:104]:
+            shutil.copy2(f, val / cls / f.name)
+    return val
+
+
 def _tree_digest(root):
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
@@ -83,11 +93,7 @@ def test_a_faulty_predictions_file_is_rejected_naming_file_line_and_fix(cifar_sa
 
 
 def test_fisher_match_against_a_validation_folder(cifar_root, cifar_sample, small_model_dir, tmp_path):
-    val = tmp_path / "val"
-    for cls in ("airplane", "cat", "ship"):
-        (val / cls).mkdir(parents=True)
-        for f in sorted((cifar_root / "test" / cls).iterdir())[100:104]:
-            shutil.copy2(f, val / cls / f.name)
+    val = _validation_folder(cifar_root, tmp_path)
     ids = sorted(str(p.relative_to(cifar_sample)) for p in cifar_sample.rglob("*.jpg"))
     labeled, known = _labeled_csv(tmp_path, ids, every=3)
     out = tmp_path / "fm"
@@ -103,11 +109,7 @@ def test_fisher_match_against_a_validation_folder(cifar_root, cifar_sample, smal
 def test_validation_folder_reaches_fisher_match_inside_combine(cifar_root, cifar_sample, small_model_dir, tmp_path):
     """--validation works for a combination with a fisher-match component (the issue's "each
     combines with the label-free ones"), and is refused for a strategy without one."""
-    val = tmp_path / "val"
-    for cls in ("airplane", "cat", "ship"):
-        (val / cls).mkdir(parents=True)
-        for f in sorted((cifar_root / "test" / cls).iterdir())[100:104]:
-            shutil.copy2(f, val / cls / f.name)
+    val = _validation_folder(cifar_root, tmp_path)
     ids = sorted(str(p.relative_to(cifar_sample)) for p in cifar_sample.rglob("*.jpg"))
     labeled, known = _labeled_csv(tmp_path, ids, every=3)
     out = tmp_path / "combo"

@@ -327,7 +327,7 @@ def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *,
             try:
                 Pv = load_predictions(cfg.predictions, val.ids, logits=cfg.logits).probabilities
             except InputError:
-                Pv = None  # fisher-match then says what is missing
+                pass  # fisher-match then says what is missing
         attach_validation(selector, validation_vectors=V, validation_labels=val_labels, validation_probabilities=Pv)
         record.extra["validation"] = {"source": str(cfg.validation), "samples": len(val), "classes": sorted(set(val_labels))}
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from .errors import Cancelled
@@ -93,6 +94,36 @@ def progress_line(name: str, done: float, total: float | None, unit: str, elapse
     return line
 
 
+class _LineStage(Stage):
+    """A stage reported as plain lines on stderr: one now, then at most one per ``interval``
+    seconds as it advances; :meth:`write` at the end (a line equal to the last is skipped)."""
+
+    def __init__(self, reporter: Reporter, name: str, total: float | None, unit: str, interval: float):
+        super().__init__(reporter, name, total, unit)
+        self.interval, self.start = interval, time.monotonic()
+        self.written_at, self.written = self.start, None
+        self.write()
+
+    def write(self) -> None:
+        import sys
+
+        self.written_at = time.monotonic()
+        if self.written != (self.done, self.total):
+            self.written = (self.done, self.total)
+            print(progress_line(self.name, self.done, self.total, self.unit, self.written_at - self.start),
+                  file=sys.stderr, flush=True)
+
+    def advance(self, n: float = 1) -> None:
+        super().advance(n)
+        if time.monotonic() - self.written_at >= self.interval:
+            self.write()
+
+    def update(self, **kwargs: Any) -> None:
+        super().update(**kwargs)
+        if time.monotonic() - self.written_at >= self.interval:
+            self.write()
+
+
 class RichReporter(Reporter):
     """Progress bars on stderr (rich), one per stage, as the CLI draws them.
 
@@ -109,10 +140,10 @@ class RichReporter(Reporter):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.check()
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            with self._line_stage(name, total, unit) as task:
-                yield task
+        if not Console(stderr=True).is_terminal:
+            task = _LineStage(self, name, total, unit, self.line_interval)
+            yield task
+            task.write()  # the end
             return
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
         if unit:
@@ -132,40 +163,6 @@ class RichReporter(Reporter):
                     super().update(**kwargs)
 
             yield _Bar(reporter, name, total, unit)
-
-    @contextlib.contextmanager
-    def _line_stage(self, name: str, total: float | None, unit: str) -> Iterator[Stage]:
-        import sys
-        import time
-
-        start = time.monotonic()
-        last = [start]
-        written = [(None, None)]  # (done, total) of the last line: the end does not repeat it
-
-        def write(task: Stage) -> None:
-            last[0] = time.monotonic()
-            if written[0] == (task.done, task.total):
-                return
-            written[0] = (task.done, task.total)
-            print(progress_line(name, task.done, task.total, unit, last[0] - start), file=sys.stderr, flush=True)
-
-        interval = self.line_interval
-
-        class _Lines(Stage):
-            def advance(self, n: float = 1) -> None:
-                super().advance(n)
-                if time.monotonic() - last[0] >= interval:
-                    write(self)
-
-            def update(self, **kwargs: Any) -> None:
-                super().update(**kwargs)
-                if time.monotonic() - last[0] >= interval:
-                    write(self)
-
-        task = _Lines(self, name, total, unit)
-        write(task)
-        yield task
-        write(task)
 
 
 class CallbackReporter(Reporter):
