@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from ._app import app
+from ._app import app, origin
 from ._common import CacheOpt, DeviceOpt, ModelOpt, NoCacheOpt, cache_arg, echo_result
 
 bench_app = typer.Typer(help="Benchmarks: selection vs random with a fixed probe, label errors, near duplicates.",
@@ -142,16 +142,13 @@ def active_command(
     step: int = typer.Option(500, "--step", min=1, help="Labels added per round."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Rounds of picking."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Paired repeats (seed + r: the same initial labels for every strategy)."),
-    validation_per_class: int = typer.Option(50, "--validation-per-class", min=1, help="Balanced labeled validation slice held out of train (fisher-match uses it)."),
+    validation_per_class: int = typer.Option(50, "--validation-per-class", min=1, help="Balanced labeled validation slice held out of train (fisher-match and density-match use it)."),
     imbalance: float = typer.Option(100.0, "--imbalance", min=1.0, help="The rare classes keep 1/IMBALANCE of their images in the imbalanced pool."),
     pca_dim: int = typer.Option(128, "--pca-dim", min=0, help="Project the embeddings onto this many principal components of train (0: keep them)."),
     class_weight: str = typer.Option("none", "--class-weight", help="Task model's class weights: none, or balanced (every class weighs the same in the loss)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Base seed: validation slice, pools, initial labels."),
 ) -> None:
     """Active learning: simulate labeling rounds and compare prediction-based strategies with random."""
-    import shlex
-    import sys
-
     from ..bench.active import run_active_benchmark
     from ._common import param_value
 
@@ -165,7 +162,7 @@ def active_command(
     rec = run_active_benchmark(embeddings, out, strategies=[s for s in strategies.split(",") if s],
                                pools=[p for p in pools.split(",") if p], strategy_params=params, initial=initial, step=step,
                                rounds=rounds, repeats=repeats, validation_per_class=validation_per_class, imbalance=imbalance,
-                               pca_dim=pca_dim or None, class_weight=None if class_weight == "none" else class_weight, seed=seed, command=" ".join(shlex.quote(a) for a in sys.argv))
+                               pca_dim=pca_dim or None, class_weight=None if class_weight == "none" else class_weight, seed=seed, command=origin())
     echo_result(f"{rec['computed_now']} trajectories computed now -> {out / 'active.md'}")
 
 
