@@ -8,6 +8,7 @@ import numpy as np
 REQUIRED = {
     "similarity": {"query_ids": [0, 1]},
     "fisher-match": {"validation_ids": [0, 1]},  # labeled pool samples as the validation set
+    "density-match": {"validation_ids": [0, 1]},  # pool samples as the validation set
     "vaal": {"steps": 20, "hidden": 16, "latent": 4, "batch_size": 16},  # small nets: the contract, not the quality
 }
 #: strategies that need some samples already labeled get these as ``exclude`` when a test has none

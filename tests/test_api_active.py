@@ -121,3 +121,28 @@ def test_validation_folder_reaches_fisher_match_inside_combine(cifar_root, cifar
     with pytest.raises(ConfigError, match="--validation is used by fisher-match"):
         _select(cifar_sample, small_model_dir, tmp_path / "cc", strategy="combine", labels=str(labeled), validation=val,
                 strategy_params={"strategies": {"uncertainty": 1.0, "coreset": 1.0}})
+
+
+def test_density_match_against_a_folder_without_class_folders(cifar_root, cifar_sample, small_model_dir, tmp_path):
+    """density-match needs no labels: a flat folder of validation images will do (fisher-match
+    refuses it, naming the fix), and it runs beside fisher-match in a combination."""
+    val = _validation_folder(cifar_root, tmp_path)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in val.rglob("*.jpg"):
+        shutil.copy2(f, flat / f"{f.parent.name}_{f.name}")
+    before = _tree_digest(flat)
+    out = tmp_path / "dm"
+    res = _select(cifar_sample, small_model_dir, out, strategy="density-match", validation=flat)
+    assert len(res.selection) == 8 and all("density ratio" in r for r in res.selection.reasons)
+    run = json.loads((out / "run.json").read_text())
+    assert run["validation"]["samples"] == 12 and run["validation"]["classes"] is None
+    assert _tree_digest(flat) == before
+    ids = sorted(str(p.relative_to(cifar_sample)) for p in cifar_sample.rglob("*.jpg"))
+    labeled, known = _labeled_csv(tmp_path, ids, every=3)
+    with pytest.raises(InputError, match="needs class folders"):
+        _select(cifar_sample, small_model_dir, tmp_path / "fm", strategy="fisher-match", labels=str(labeled), validation=flat)
+    res = _select(cifar_sample, small_model_dir, tmp_path / "both", strategy="combine", labels=str(labeled), validation=val,
+                  strategy_params={"strategies": {"fisher-match": 1.0, "density-match": 1.0}})
+    assert len(res.selection) == 8 and not set(res.selection.ids) & known
+    assert all("fisher-match" in r and "density-match" in r for r in res.selection.reasons)

@@ -162,7 +162,7 @@ class SelectConfig(_Config):
     predictions: str | None = None  # a model's class probabilities (prediction-based strategies)
     logits: bool = False  # the predictions are raw scores, soft-maxed
     features: str | None = None  # the model's per-sample features
-    validation: str | None = None  # labeled images fisher-match matches the pool to
+    validation: str | None = None  # images fisher-match / density-match match the pool to
     model: ModelConfig = field(default_factory=ModelConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
 

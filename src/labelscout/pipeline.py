@@ -268,69 +268,76 @@ def _uses_predictions(selector: Any) -> bool:
 
 def check_model_inputs(selector: Any, cfg: Any) -> None:
     """Prediction inputs only for strategies that use them (before anything runs)."""
+    from .strategies.fisher_match import VALIDATION_STRATEGIES, accepts_validation
+
     uses = _uses_predictions(selector)
-    given = [name for name in ("predictions", "features", "validation") if getattr(cfg, name)]
+    given = [name for name in ("predictions", "features") if getattr(cfg, name)]
+    if cfg.validation is not None and not accepts_validation(selector):
+        raise ConfigError(f"--validation is used by {VALIDATION_STRATEGIES}; strategy {selector.name!r} does not use it.",
+                          hint="Use --strategy fisher-match or density-match, or a combine with one as a component.")
     if given and not uses:
         raise ConfigError(f"--{given[0]} is used by the prediction-based strategies (uncertainty, badge, fisher-match); "
                           f"strategy {selector.name!r} does not use it.", hint="Choose one of those with --strategy, or drop the option.")
     if uses and cfg.logits and cfg.predictions is None:
         raise ConfigError("--logits describes a --predictions file; none was given.")
-    from .strategies.fisher_match import accepts_validation
-
-    if cfg.validation is not None and not accepts_validation(selector):
-        raise ConfigError(f"--validation is used by fisher-match; strategy {selector.name!r} does not use it.",
-                          hint="Use --strategy fisher-match, or a combine with a fisher-match component.")
 
 
 def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *, labels: list | None,
                  space: Any) -> dict[str, Any]:
     """Stage *model inputs*: what a prediction-based strategy gets beside the vectors, as
     Pool fields: the loaded predictions and features (aligned to the pool); a validation
-    folder is embedded with the pool's model and set as the strategy's validation
-    parameters. Recorded in run.json."""
+    folder is embedded with the pool's model and set as the validation parameters of the
+    strategy that takes one (fisher-match, density-match). Recorded in run.json."""
     from .sources.predictions import load_features, load_predictions
+    from .strategies.fisher_match import accepts_validation
 
-    if not _uses_predictions(selector):
-        return {}
     record = ctx.record
     out: dict[str, Any] = {}
-    class_names = sorted({str(v) for v in labels if v is not None and v == v and v != ""}) if labels is not None else None
-    if cfg.predictions is not None:
-        pred = load_predictions(cfg.predictions, emb.ids, logits=cfg.logits, class_names=class_names or None)
-        out["predictions"] = pred
-        record.extra["predictions"] = {**pred.source, "matched": int(pred.present.sum()), "missing": len(pred.missing),
-                                       "extra": len(pred.extra), "classes": pred.class_names}
-    if cfg.features is not None:
-        feats = load_features(cfg.features, emb.ids)
-        out["features"] = feats.features
-        record.extra["features"] = {**{k: v for k, v in feats.source.items() if k in ("file", "sha256", "shape")},
-                                    "missing": len(feats.missing)}
-    if cfg.validation is not None:
-        if space.kind not in ("raw", "norm"):
-            raise ConfigError(f"--validation needs a space without a fitted re-embedding (raw or norm); got {space.name!r}.",
-                              hint="Drop --space, or use --space norm.")
-        from .space.metric import unit_rows
-        from .sources.labels import labels_from_folders
-
-        val = embed_source(_Sub(ctx), collect(Path(cfg.validation)), cfg.model, cfg.video).embeddings
-        val_labels = labels_from_folders(val.ids)
-        if val_labels is None:
-            raise InputError(f"The validation folder {cfg.validation} needs class folders (<class>/<image>), with at least two classes.",
-                             hint="Put every validation image in a folder named by its class.")
-        V = np.asarray(val.vectors, dtype=np.float32)
-        if space.kind == "norm":
-            V = unit_rows(V)
-        from .strategies.fisher_match import attach_validation
-
-        Pv = None  # without --predictions the strategy's own head predicts the validation images
-        if cfg.predictions is not None:  # the model's view of the validation images, from the same file when it has them
-            try:
-                Pv = load_predictions(cfg.predictions, val.ids, logits=cfg.logits).probabilities
-            except InputError:
-                pass  # fisher-match then says what is missing
-        attach_validation(selector, validation_vectors=V, validation_labels=val_labels, validation_probabilities=Pv)
-        record.extra["validation"] = {"source": str(cfg.validation), "samples": len(val), "classes": sorted(set(val_labels))}
+    if _uses_predictions(selector):
+        class_names = sorted({str(v) for v in labels if v is not None and v == v and v != ""}) if labels is not None else None
+        if cfg.predictions is not None:
+            pred = load_predictions(cfg.predictions, emb.ids, logits=cfg.logits, class_names=class_names or None)
+            out["predictions"] = pred
+            record.extra["predictions"] = {**pred.source, "matched": int(pred.present.sum()), "missing": len(pred.missing),
+                                           "extra": len(pred.extra), "classes": pred.class_names}
+        if cfg.features is not None:
+            feats = load_features(cfg.features, emb.ids)
+            out["features"] = feats.features
+            record.extra["features"] = {**{k: v for k, v in feats.source.items() if k in ("file", "sha256", "shape")},
+                                        "missing": len(feats.missing)}
+    if cfg.validation is not None and accepts_validation(selector):  # fisher-match, density-match, or a combine of them
+        record.extra["validation"] = _attach_validation_folder(ctx, selector, cfg, space)
     return out
+
+
+def _attach_validation_folder(ctx: RunContext, selector: Any, cfg: Any, space: Any) -> dict[str, Any]:
+    """Embed the ``--validation`` folder with the pool's model and give it to the strategy
+    (or its components) that takes it; its record for run.json."""
+    from .sources.labels import labels_from_folders
+    from .sources.predictions import load_predictions
+    from .space.metric import unit_rows
+    from .strategies.fisher_match import attach_validation, validation_labels_needed
+
+    if space.kind not in ("raw", "norm"):
+        raise ConfigError(f"--validation needs a space without a fitted re-embedding (raw or norm); got {space.name!r}.",
+                          hint="Drop --space, or use --space norm.")
+    val = embed_source(_Sub(ctx), collect(Path(cfg.validation)), cfg.model, cfg.video).embeddings
+    val_labels = labels_from_folders(val.ids)
+    if val_labels is None and validation_labels_needed(selector):
+        raise InputError(f"The validation folder {cfg.validation} needs class folders (<class>/<image>), with at least two classes.",
+                         hint="Put every validation image in a folder named by its class.")
+    V = np.asarray(val.vectors, dtype=np.float32)
+    if space.kind == "norm":
+        V = unit_rows(V)
+    Pv = None  # without --predictions the strategy's own head predicts the validation images
+    if cfg.predictions is not None:  # the model's view of the validation images, from the same file when it has them
+        try:
+            Pv = load_predictions(cfg.predictions, val.ids, logits=cfg.logits).probabilities
+        except InputError:
+            pass  # fisher-match then says what is missing
+    attach_validation(selector, validation_vectors=V, validation_labels=val_labels, validation_probabilities=Pv)
+    return {"source": str(cfg.validation), "samples": len(val),
+            "classes": sorted(set(val_labels)) if val_labels is not None else None}
 
 
 class _RecordOnly:

@@ -68,6 +68,15 @@ def test_a_combination_with_fisher_match_gets_the_validation_slice(tmp_path, col
     assert [row["labels"] for row in cell["rounds"]] == [20, 40]
 
 
+def test_density_match_gets_the_validation_slice_without_predictions(tmp_path, collection):
+    rec = run_active_benchmark(collection, tmp_path, strategies=["random", "density-match"], pools=["imbalanced"],
+                               initial=20, step=20, rounds=1, repeats=1, validation_per_class=10, imbalance=10,
+                               pca_dim=None, progress=False)
+    assert rec["computed_now"] == 2
+    cell = json.loads(next((tmp_path / "cells").glob("*density-match*.json")).read_text())
+    assert [row["labels"] for row in cell["rounds"]] == [20, 40]
+
+
 def test_the_command_reads_json_parameters_as_select_does(tmp_path, collection, capsys):
     from _cli import run_cli
 

@@ -14,7 +14,7 @@ from labelscout.strategies import STRATEGIES, get_strategy
 from _selection_contract import LABELED, REQUIRED, check_selection
 
 #: pool samples a strategy may not pick besides the excluded ones
-BLOCKED = {"similarity": [0, 1], "fisher-match": [0, 1]}
+BLOCKED = {"similarity": [0, 1], "fisher-match": [0, 1], "density-match": [0, 1]}
 
 
 def _pool(n_pool=90, d=5, seed=0):

@@ -53,7 +53,7 @@ def select_command(
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Your model's class probabilities for the pool (uncertainty, badge, fisher-match): a CSV / parquet with an id column and one column per class, or an .npy (N, C) with P.ids.txt (and P.classes.txt) beside it. Without it, a logistic head on the embeddings trained on the --labels samples predicts."),
     logits: bool = typer.Option(False, "--logits", help="The --predictions values are raw scores (soft-maxed), not probabilities."),
     features: Optional[Path] = typer.Option(None, "--features", help="Your model's per-sample features (N, L) for badge / fisher-match (.npy + ids, or CSV / parquet); default: the embeddings."),
-    validation: Optional[Path] = typer.Option(None, "--validation", help="fisher-match: a folder of labeled validation images in class folders, embedded with the pool's model; the pool is matched to it."),
+    validation: Optional[Path] = typer.Option(None, "--validation", help="fisher-match / density-match: a folder of validation images (in class folders for fisher-match), embedded with the pool's model; the pool is matched to it."),
 ) -> None:
     """Select N samples worth labeling from a collection and write the run folder."""
     from .. import api

@@ -14,6 +14,7 @@ from .badge import BadgeSelector
 from .balance import BalanceSelector
 from .combine import CombineSelector
 from .coreset import CoresetSelector
+from .density_match import DensityMatchSelector
 from .divide_and_conquer import DivideAndConquerSelector
 from .fisher_match import FisherMatchSelector
 from .probcover import ProbCoverSelector
@@ -25,7 +26,7 @@ from .uncertainty import UncertaintySelector
 from .vaal import VaalSelector
 
 __all__ = ["BaseSelector", "ComponentScores", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
-           "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
+           "DensityMatchSelector", "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
            "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector", "ProbCoverSelector", "AutoSelector",
            "STRATEGIES", "get_strategy"]
 
@@ -33,7 +34,7 @@ STRATEGIES: dict[str, type[BaseSelector]] = {
     cls.name: cls
     for cls in (RandomSelector, CoresetSelector, AdjacencySelector, DivideAndConquerSelector, TypicalitySelector,
                 TypiClustSelector, SimilaritySelector, BalanceSelector, CombineSelector, UncertaintySelector,
-                BadgeSelector, FisherMatchSelector, VaalSelector, ProbCoverSelector,
+                BadgeSelector, FisherMatchSelector, DensityMatchSelector, VaalSelector, ProbCoverSelector,
                 AutoSelector)
 }
 
