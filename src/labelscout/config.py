@@ -220,7 +220,7 @@ class SelectConfig(_Config):
                 params.setdefault(name, value)
         selector = get_strategy(self.strategy, n=self.n, **params)
         if self.validation is not None:
-            from .strategies.fisher_match import accepts_validation, attach_validation
+            from .strategies._validation_set import accepts_validation, attach_validation
 
             if accepts_validation(selector):  # set from the folder once it is embedded
                 attach_validation(selector, validation_vectors=[], validation_labels=[])

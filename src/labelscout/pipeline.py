@@ -268,13 +268,13 @@ def _uses_predictions(selector: Any) -> bool:
 
 def check_model_inputs(selector: Any, cfg: Any) -> None:
     """Prediction inputs only for strategies that use them (before anything runs)."""
-    from .strategies.fisher_match import VALIDATION_STRATEGIES, accepts_validation
+    from .strategies._validation_set import accepts_validation, validation_strategy_names
 
     uses = _uses_predictions(selector)
     given = [name for name in ("predictions", "features") if getattr(cfg, name)]
     if cfg.validation is not None and not accepts_validation(selector):
-        raise ConfigError(f"--validation is used by {VALIDATION_STRATEGIES}; strategy {selector.name!r} does not use it.",
-                          hint="Use --strategy fisher-match or density-match, or a combine with one as a component.")
+        raise ConfigError(f"--validation is used by {validation_strategy_names()}; strategy {selector.name!r} does not use it.",
+                          hint="Use one of those with --strategy, or a combine with one as a component.")
     if given and not uses:
         raise ConfigError(f"--{given[0]} is used by the prediction-based strategies (uncertainty, badge, fisher-match); "
                           f"strategy {selector.name!r} does not use it.", hint="Choose one of those with --strategy, or drop the option.")
@@ -289,7 +289,7 @@ def model_inputs(ctx: RunContext, selector: Any, emb: EmbeddingSet, cfg: Any, *,
     folder is embedded with the pool's model and set as the validation parameters of the
     strategy that takes one (fisher-match, density-match). Recorded in run.json."""
     from .sources.predictions import load_features, load_predictions
-    from .strategies.fisher_match import accepts_validation
+    from .strategies._validation_set import accepts_validation
 
     record = ctx.record
     out: dict[str, Any] = {}
@@ -316,7 +316,7 @@ def _attach_validation_folder(ctx: RunContext, selector: Any, cfg: Any, space: A
     from .sources.labels import labels_from_folders
     from .sources.predictions import load_predictions
     from .space.metric import unit_rows
-    from .strategies.fisher_match import attach_validation, validation_labels_needed
+    from .strategies._validation_set import attach_validation, validation_labels_needed
 
     if space.kind not in ("raw", "norm"):
         raise ConfigError(f"--validation needs a space without a fitted re-embedding (raw or norm); got {space.name!r}.",

@@ -141,14 +141,14 @@ def _select(strategy: str, params: dict, X: np.ndarray, labeled: np.ndarray, P: 
     from ..strategies import get_strategy
     from ..strategies._base import as_pool
     from ..strategies._predictive import _with_model, uses_predictions
-    from ..strategies.fisher_match import accepts_validation, attach_validation
+    from ..strategies._validation_set import accepts_validation, attach_validation
 
     kw = dict(params)
     accepted = set(get_strategy(strategy, n=1)._param_names())
     if "seed" in accepted:
         kw.setdefault("seed", seed)
     sel = get_strategy(strategy, n=step, **kw)
-    if accepts_validation(sel):  # fisher-match, alone or as a component of combine
+    if accepts_validation(sel):  # fisher-match / density-match, alone or as a component of combine
         attach_validation(sel, validation_vectors=Xv, validation_labels=[int(v) for v in yv], validation_probabilities=Pv)
     pool = as_pool(X)
     if uses_predictions(sel):  # alone or as a component of combine: the pool carries the model's probabilities

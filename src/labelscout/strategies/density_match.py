@@ -129,7 +129,7 @@ class DensityMatchSelector(BaseSelector):
             ratio, counts, nearest = validation_density_ratio(pool.vectors, self._validation(pool), self.k, seed=self.seed)
             self.n_validation_ = len(self.validation_vectors)
         else:  # validation rows of the pool: the rest is the pool; they get no ratio and are never picked
-            rows = as_index_array(self.validation_ids, len(pool), pool.ids, name="validation_ids")
+            rows = self._validation_rows(pool)
             if rows.size == 0:
                 raise InputError("validation_ids is empty.", hint="Name the pool samples that form the validation set.")
             rest = np.setdiff1d(np.arange(len(pool)), rows)
@@ -141,20 +141,22 @@ class DensityMatchSelector(BaseSelector):
         self.ratio_ = ratio
         return ratio, counts, nearest
 
+    def _validation_rows(self, pool) -> np.ndarray:
+        return as_index_array(self.validation_ids, len(pool), pool.ids, name="validation_ids")
+
     def candidates(self, pool, excluded) -> np.ndarray:
         """Pool rows that may be picked: not excluded, not validation rows."""
         cand = np.ones(len(pool), dtype=bool)
         cand[excluded] = False
         if self.validation_ids is not None:
-            cand[as_index_array(self.validation_ids, len(pool), pool.ids, name="validation_ids")] = False
+            cand[self._validation_rows(pool)] = False
         return cand
 
     def component_scores(self, pool, excluded):
         ratio = self._ratio(pool)[0]
         if self.validation_ids is None:
             return ComponentScores(ratio)
-        rows = as_index_array(self.validation_ids, len(pool), pool.ids, name="validation_ids")
-        return ComponentScores(np.where(np.isfinite(ratio), ratio, 0.0), blocked=rows)
+        return ComponentScores(np.where(np.isfinite(ratio), ratio, 0.0), blocked=self._validation_rows(pool))
 
     def _select(self, pool, n, excluded):
         ratio, counts, nearest = self._ratio(pool)

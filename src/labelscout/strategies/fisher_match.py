@@ -38,8 +38,9 @@ from ..errors import ConfigError, InputError
 from ..models.logistic_head import unit_rows
 from ._base import BUDGET_CONSTRAINT, as_index_array
 from ._predictive import HEAD_CONSTRAINTS, PredictiveSelector, onehot_residual
+from ._validation_set import accepts_validation, attach_validation  # noqa: F401  (their home before density-match)
 
-__all__ = ["FisherMatchSelector", "VALIDATION_STRATEGIES", "accepts_validation", "attach_validation", "validation_labels_needed", "fisher_kernel", "fisher_topk",
+__all__ = ["FisherMatchSelector", "accepts_validation", "attach_validation", "fisher_kernel", "fisher_topk",
            "fisher_match_order", "turn_order"]
 
 _BLOCK_ELEMS = 1 << 22  # validation rows x pool rows per kernel block
@@ -289,59 +290,3 @@ class FisherMatchSelector(PredictiveSelector):
         reasons = [f"Fisher kernel {v:.3g} to validation #{o} ({'misclassified' if mis[o] else 'correct'}); "
                    f"pseudo-label {names[pseudo[j]]}" for j, v, o in zip(picks, values, owners)]
         return picks, values, reasons
-
-
-#: the strategies that take a validation set, for messages
-VALIDATION_STRATEGIES = "fisher-match and density-match"
-
-
-def _validation_components(selector: Any) -> list[str]:
-    """Components of a combination whose strategy takes a validation set."""
-    from . import STRATEGIES
-
-    return [c for c in (getattr(selector, "strategies", None) or {})
-            if c in STRATEGIES and "validation_vectors" in STRATEGIES[c]._param_names()]
-
-
-def validation_labels_needed(selector: Any) -> bool:
-    """Whether a strategy that gets the validation set needs its labels (fisher-match does;
-    density-match does not)."""
-    from . import STRATEGIES
-
-    if hasattr(selector, "validation_vectors"):
-        return bool(getattr(type(selector), "needs_validation_labels", True))
-    return any(getattr(STRATEGIES[c], "needs_validation_labels", True) for c in _validation_components(selector))
-
-
-def accepts_validation(selector: Any) -> bool:
-    """Whether a validation set has somewhere to go: the strategy itself (fisher-match,
-    density-match) or a component of a combination."""
-    return hasattr(selector, "validation_vectors") or bool(_validation_components(selector))
-
-
-def attach_validation(selector: Any, **params: Any) -> None:
-    """Give a validation set (``validation_vectors``, ``validation_labels``,
-    ``validation_probabilities``...) to the strategy, or to every component of a
-    combination that takes one, so ``--validation`` and the active-learning bench reach
-    fisher-match inside ``combine`` the same way as alone. Each strategy gets the
-    parameters it takes (density-match: the vectors and labels, not the probabilities). Parameters a combination sets
-    for its component explicitly (e.g. ``validation_ids``) stay and are checked with these."""
-    from . import STRATEGIES
-
-    def taken(cls) -> dict[str, Any]:  # density-match takes the vectors, not the model's probabilities
-        accepted = cls._param_names()
-        return {k: v for k, v in params.items() if k in accepted}
-
-    if hasattr(selector, "validation_vectors"):
-        for key, value in taken(type(selector)).items():
-            setattr(selector, key, value)
-        return
-    names = _validation_components(selector)
-    if not names:
-        raise ConfigError(f"A validation set is used by {VALIDATION_STRATEGIES}; strategy "
-                          f"{getattr(selector, 'name', selector)!r} does not use it.",
-                          hint="Use --strategy fisher-match or density-match, or a combine with one as a component.")
-    component_params = {k: dict(v) for k, v in (selector.component_params or {}).items()}
-    for c in names:
-        component_params[c] = {**component_params.get(c, {}), **taken(STRATEGIES[c])}
-    selector.component_params = component_params
