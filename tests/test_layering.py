@@ -3,7 +3,7 @@ jobs -> interfaces. This test reads every import in src/labelscout (function-lev
 too) and fails on an edge that runs back up the pipeline.
 
 Shared helpers and plain data sit below every stage (errors, validation, the Pool, the
-result tables, the reporter, atomic writes, the run record, and the
+result tables, the reporter, atomic writes, the run record and its machine facts, and the
 EmbeddingSet container, the contract between the embedding stage and everything after).
 The review app is an interface (a web app that runs a job's stages), like the CLI. Within a layer, packages may use each other (the embedding stage trains, loads and runs
 models); an edge to a higher layer is the error.
@@ -22,7 +22,7 @@ LAYERS = {
     "labelscout": 0,  # the package itself: __version__ and lazy re-exports only
     "labelscout.errors": 0, "labelscout._validation": 0, "labelscout._device": 0, "labelscout._memory": 0,
     "labelscout._progress": 0, "labelscout.reporting": 0, "labelscout.pool": 0,
-    "labelscout._estimator": 0, "labelscout.runs.atomic": 0, "labelscout.runs.record": 0,
+    "labelscout._estimator": 0, "labelscout.runs.atomic": 0, "labelscout.runs.record": 0, "labelscout.runs.machine": 0,
     # id files are read with the scanner's file checks, and the result tables write ids with them
     "labelscout.runs.ids": 1, "labelscout.results": 1,
     "labelscout.embed.store": 0,

@@ -41,6 +41,8 @@ def test_loop_is_paired_resumable_and_reports_targets(tmp_path, collection):
               validation_per_class=10, imbalance=10, pca_dim=None, progress=False)
     rec = run_active_benchmark(collection, tmp_path, **kw)
     assert rec["computed_now"] == 16
+    machine = json.loads((tmp_path / "active.json").read_text())["machine"]
+    assert machine["logical_cpus"] >= 1 and isinstance(machine["simd_flags"], list)  # the machine is on record
     cells = [json.loads(p.read_text()) for p in (tmp_path / "cells").glob("*.json")]
     for pool in ("balanced", "imbalanced"):
         for r in range(2):

@@ -68,6 +68,7 @@ def test_end_to_end_and_resume(bench_data, small_model_dir, tmp_path, one_thread
         assert 0 <= c["accuracy"] <= 1 and c["n_test"] == 30 and set(c["per_class"]) == {"airplane", "frog", "truck"}
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished" and run["counts"]["cells_computed"] == 12
+    assert run["platform"]["logical_cpus"] >= 1 and "simd_flags" in run["platform"]  # the machine is on record
     # random and coreset are prefix-consistent: one selection per repeat at the largest budget
     assert {p.name.split("-")[1] for p in (out / "selections").rglob("*.npy")} == {"n000024.npy"}
 

@@ -41,6 +41,7 @@ from ..embed.store import EmbeddingSet
 from ..errors import ConfigError, InputError
 from ..models.logistic_head import LogisticHead, unit_rows
 from ..runs.atomic import atomic_write_json, atomic_write_text
+from ..runs.machine import machine_info
 from ..runs.record import package_versions
 from .stats import mean_ci, paired_difference
 
@@ -223,6 +224,7 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
     out = Path(out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    machine = machine_info()  # at the start: the load the run began under
     data = load_active_data(embeddings, pca_dim=pca_dim, seed=seed)
     val, pool_rows, rare = make_pools(data.y_train, len(data.classes), validation_per_class=validation_per_class,
                                       imbalance=imbalance, seed=seed)
@@ -246,7 +248,7 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
         cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
         summary = _finite(summarize_active(cells, confidence=confidence))
         record = {"command": command, "config": config, "computed_now": computed,
-                  "seconds": round(time.perf_counter() - t_start, 1), "versions": package_versions(), "summary": summary}
+                  "seconds": round(time.perf_counter() - t_start, 1), "versions": package_versions(), "machine": machine, "summary": summary}
         atomic_write_json(out / "active.json", record)
         atomic_write_text(out / "active.md", active_markdown(summary, config, command=command))
         return record

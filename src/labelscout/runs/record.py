@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from .. import __version__
 from .atomic import atomic_write_json
+from .machine import machine_info
 
 __all__ = ["RunRecord", "package_versions", "RUN_FILE", "INSPECT_FILE", "mark_running_interrupted"]
 
@@ -64,6 +65,7 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     started: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     status: str = "running"
+    machine: dict[str, Any] = field(default_factory=machine_info)  # taken at the start: the load then
 
     @contextlib.contextmanager
     def timer(self, name: str) -> Iterator[None]:
@@ -120,7 +122,7 @@ class RunRecord:
             "config_type": self.config_type,
             "config": self.config,
             "versions": package_versions(),
-            "platform": {"system": platform.platform(), "machine": platform.machine(), "processor": platform.processor()},
+            "platform": self.machine,
             "seed": self.seed,
             "device": self.device,
             "timings_s": self.timings,
