@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from labelscout.errors import ConfigError
 from labelscout.strategies import ProbCoverSelector
-from labelscout.strategies.probcover import auto_delta, ball_graph
+from labelscout.strategies._base import as_pool
+from labelscout.strategies.probcover import _k_cap, auto_delta, ball_graph
 
 from _selection_contract import check_selection, pairwise
 
@@ -130,3 +131,72 @@ def test_validation():
         ProbCoverSelector(3, delta=-1.0).fit(np.zeros((5, 2)))
     with pytest.raises(ConfigError, match="The 'delta' parameter of ProbCoverSelector"):
         ProbCoverSelector(3, delta="wide").fit(np.zeros((5, 2)))
+
+
+def _balls(X, delta, k):
+    """Each row's ball as a set, from all pairwise distances."""
+    N = len(X)
+    D = pairwise(X).astype(np.float64)
+    np.fill_diagonal(D, np.inf)
+    order = np.argsort(D, axis=1, kind="stable")[:, :k]
+    balls = [{i} | {int(j) for j in order[i] if D[i, j] <= delta} for i in range(N)]
+    return balls
+
+
+@settings(max_examples=25, deadline=None)
+@given(N=st.integers(3, 50), data=st.data())
+def test_coverage_scores_match_a_recount(N, data):
+    """combine's ProbCover scores after any sequence of picks equal the gains recounted
+    from the balls, rounds included (a new round when no unpicked row gains anything)."""
+    X = _blobs(N, 3, N + 7)
+    delta = data.draw(st.floats(0.1, 4.0))
+    k = data.draw(st.integers(1, N - 1))
+    excluded = np.array(sorted(data.draw(st.lists(st.integers(0, N - 1), max_size=N - 2, unique=True))), np.int64)
+    sel = ProbCoverSelector(N, delta=delta, k=k, metric="l2")
+    scores = sel.scores(X, exclude=excluded if excluded.size else None)
+    balls = _balls(X, delta, k)
+    labeled = set(excluded.tolist())
+    covered = set().union(*[balls[e] for e in labeled]) if labeled else set()
+    order = data.draw(st.permutations([i for i in range(N) if i not in labeled]))
+    for row in order[:data.draw(st.integers(0, len(order) - 1))]:
+        expected = [len(balls[i] - covered) for i in range(N)]
+        assert scores.values.tolist() == expected
+        scores.picked(row)
+        labeled.add(row)
+        covered |= balls[row]
+        if all(len(balls[i] - covered) == 0 for i in range(N) if i not in labeled):
+            covered = set().union(*[balls[e] for e in labeled])
+    assert scores.values.tolist() == [len(balls[i] - covered) for i in range(N)]
+
+
+def test_combine_with_probcover_alone_takes_the_largest_gain_each_pick():
+    """In combine, ProbCover's score is the coverage gain: on separated blobs with balls
+    wider than a blob, the picks take one blob each, largest first, like ProbCover itself;
+    the radius follows the combination's budget."""
+    from labelscout.strategies import CombineSelector
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [30, 0], [0, 30], [30, 30]], np.float32)
+    sizes = [200, 150, 100, 50]
+    X = np.concatenate([c + rng.normal(size=(s, 2)).astype(np.float32) for c, s in zip(centres, sizes)])
+    sel = CombineSelector(4, strategies={"probcover": 1.0}, metric="l2",
+                          component_params={"probcover": {"delta": 4.0, "k": 250}}).fit(X)
+    blob = np.repeat(np.arange(4), sizes)
+    assert blob[sel.selected_].tolist() == [0, 1, 2, 3]
+    check_selection(sel, len(X), 4, [])
+
+
+def test_combine_probcover_with_a_static_score_and_exclusions():
+    """probcover + typicality through combine: unique picks outside the labeled rows, and the
+    auto radius is the one ProbCover would use for the combination's budget plus the labeled."""
+    from labelscout.strategies import CombineSelector
+    from labelscout.strategies.coreset import prepare_metric
+
+    X = _blobs(400, 6, 3)
+    excluded = list(range(0, 400, 20))
+    sel = CombineSelector(30, strategies={"probcover": 1.0, "typicality": 0.5}).fit(X, exclude=excluded)
+    check_selection(sel, 400, 30, excluded)
+    comp = ProbCoverSelector(30)
+    comp.component_scores(as_pool(X), np.array(excluded))
+    d, _ = auto_delta(prepare_metric(X, "cosine"), 30 + len(excluded), k=_k_cap(6))
+    assert comp.delta_ == pytest.approx(d)

@@ -115,9 +115,10 @@ class CombineSelector(BaseSelector):
 
         return frozenset().union(*(STRATEGIES[c].requires for c in self.strategies if c in STRATEGIES))
 
-    def _component(self, name: str) -> BaseSelector:
-        """The component strategy, with the combination's metric and seed unless its
-        parameters set them."""
+    def _component(self, name: str, n: int = 1) -> BaseSelector:
+        """The component strategy, with the combination's metric, seed and budget ``n``
+        (which a budget-aware score such as ProbCover's radius follows) unless its
+        parameters set metric or seed."""
         from . import STRATEGIES, get_strategy
 
         params = dict((self.component_params or {}).get(name, {}))
@@ -127,7 +128,7 @@ class CombineSelector(BaseSelector):
         for key, value in (("metric", self.metric), ("seed", self.seed)):
             if key in accepted:
                 params.setdefault(key, value)
-        return get_strategy(name, n=1, **params)
+        return get_strategy(name, n=n, **params)
 
     def _select(self, pool, n, excluded):
         N = len(pool)
@@ -136,7 +137,7 @@ class CombineSelector(BaseSelector):
         names = list(self.strategies)
         parts = {}
         for c in names:
-            comp = self._component(c)
+            comp = self._component(c, n)
             # a component's pool-bounded parameters (k neighbours...) are checked as its own fit would
             validate_pool_params(f"CombineSelector component {c!r}", comp.get_params(), comp._pool_constraints, N,
                                  defaults={p.name: p.default for p in inspect.signature(type(comp).__init__).parameters.values()})

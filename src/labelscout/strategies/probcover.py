@@ -31,6 +31,11 @@ unlabeled sample counts as uncovered again (labeled ones stay covered), so later
 cover the pool a second time instead of falling back to random picks. Picks are made in
 order, so every prefix of a selection is the selection of that size *for the same
 delta*; with ``delta="auto"`` delta depends on the budget.
+
+**In a combination** (``combine``) ProbCover scores every row by the samples its ball
+would newly cover (:class:`CoverageScores`, updated after every pick, a new round once
+everything is covered), so coverage can be weighed against a model's uncertainty; the
+automatic delta then follows the combination's budget.
 """
 from __future__ import annotations
 
@@ -40,12 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import Interval, Options
+from .._validation import Interval, Options, resolve_n
 from ..space.knn import exact_neighbours, knn_blocks
-from ._base import BUDGET_CONSTRAINT, BaseSelector
+from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 from .coreset import prepare_metric
 
-__all__ = ["ProbCoverSelector", "auto_delta", "ball_graph", "greedy_cover"]
+__all__ = ["ProbCoverSelector", "CoverageScores", "auto_delta", "ball_graph", "greedy_cover"]
 
 #: rows whose exact neighbour distances estimate delta (median of a sample)
 DELTA_SAMPLE = 2000
@@ -176,6 +181,29 @@ class ProbCoverSelector(BaseSelector):
         self.seed = seed
         self.knn_method = knn_method
 
+    score_description = "samples its delta-ball would newly cover (updated after every pick)"
+
+    def _radius(self, Xm: np.ndarray, n_total: int) -> tuple[float, int]:
+        """(delta, k) for a pool of unit rows and a budget that includes the labeled rows."""
+        k = int(min(self.k if self.k is not None else _k_cap(Xm.shape[1]), Xm.shape[0] - 1))
+        if self.delta == "auto":
+            delta, m = auto_delta(Xm, n_total, k=k, seed=self.seed)
+            self.delta_neighbour_ = m
+        else:
+            delta, self.delta_neighbour_ = float(self.delta), None
+        self.delta_ = delta
+        return delta, k
+
+    def component_scores(self, pool, excluded):
+        Xm = prepare_metric(pool.vectors, self.metric)
+        if Xm.shape[0] < 2:
+            return ComponentScores(np.ones(Xm.shape[0]))
+        # a combination hands its budget over as n; a fraction or "P%" resolves against the pool
+        n = resolve_n(self.n, Xm.shape[0])
+        delta, k = self._radius(Xm, n + excluded.size)
+        nbr, self.truncated_ = ball_graph(Xm, delta, k, method=self.knn_method, seed=self.seed)
+        return CoverageScores(nbr, excluded)
+
     def _select(self, pool, n, excluded):
         Xm = prepare_metric(pool.vectors, self.metric)
         N = Xm.shape[0]
@@ -183,13 +211,7 @@ class ProbCoverSelector(BaseSelector):
             self.delta_, self.delta_neighbour_, self.coverage_, self.rounds_, self.truncated_ = 0.0, None, 1.0, 1, 0
             picks = np.setdiff1d(np.arange(N), excluded)[:n]
             return picks, np.ones(picks.size), ["the only sample"] * picks.size
-        k = int(min(self.k if self.k is not None else _k_cap(Xm.shape[1]), N - 1))
-        if self.delta == "auto":
-            delta, m = auto_delta(Xm, n + excluded.size, k=k, seed=self.seed)
-            self.delta_neighbour_ = m
-        else:
-            delta, self.delta_neighbour_ = float(self.delta), None
-        self.delta_ = delta
+        delta, k = self._radius(Xm, n + excluded.size)
         nbr, self.truncated_ = ball_graph(Xm, delta, k, method=self.knn_method, seed=self.seed)
         picks, gains, rounds, covered = greedy_cover(nbr, n, excluded, seed=self.seed)
         self.rounds_ = int(rounds[-1]) + 1 if n else 1
@@ -198,3 +220,51 @@ class ProbCoverSelector(BaseSelector):
         reasons = [f"covers {g} uncovered samples within delta={delta:.3g} ({src})" + (f", round {r + 1}" if r else "")
                    for g, r in zip(gains.tolist(), rounds.tolist())]
         return picks, gains.astype(np.float64), reasons
+
+
+class CoverageScores(ComponentScores):
+    """Each row's ProbCover gain: how many samples of its ball (itself and the ids in
+    ``nbr``) no pick or labeled sample covers yet. After a pick, every ball holding a
+    newly covered sample loses one per such sample (a reverse index of the balls, so an
+    update costs what it changes, not the pool). When the unpicked rows can cover nothing
+    more, a new round starts in which only picked and labeled rows count as covered, as
+    in :func:`greedy_cover`."""
+
+    dynamic = True
+
+    def __init__(self, nbr: np.ndarray, excluded: np.ndarray):
+        N = nbr.shape[0]
+        self._nbr = nbr
+        rows = np.repeat(np.arange(N, dtype=np.int64), nbr.shape[1])
+        members = nbr.ravel().astype(np.int64)
+        valid = members >= 0
+        order = np.argsort(members[valid], kind="stable")
+        self._owners = rows[valid][order]  # balls that hold sample m: _owners[_start[m]:_start[m + 1]]
+        self._start = np.concatenate([[0], np.cumsum(np.bincount(members[valid], minlength=N))])
+        self._labeled = np.zeros(N, bool)
+        self._labeled[excluded] = True
+        self._new_round()
+        super().__init__(self._gain.astype(np.float64))
+
+    def _new_round(self) -> None:
+        self.covered = self._labeled.copy()
+        for j in np.flatnonzero(self._labeled):
+            self.covered[self._ball(j)] = True
+        inside = self._nbr >= 0
+        self._gain = (~self.covered).astype(np.int64) + (inside & ~self.covered[np.where(inside, self._nbr, 0)]).sum(1)
+
+    def _ball(self, j: int) -> np.ndarray:
+        b = self._nbr[j]
+        return np.concatenate([[j], b[b >= 0]]).astype(np.int64)
+
+    def picked(self, row: int) -> None:
+        self._labeled[row] = True
+        fresh = self._ball(row)
+        fresh = fresh[~self.covered[fresh]]
+        self.covered[fresh] = True
+        if fresh.size:
+            owners = np.concatenate([fresh] + [self._owners[self._start[m]:self._start[m + 1]] for m in fresh])
+            np.subtract.at(self._gain, owners, 1)
+        if not (self._gain[~self._labeled] > 0).any() and not self._labeled.all():
+            self._new_round()
+        self.values = self._gain.astype(np.float64)
