@@ -74,3 +74,13 @@ def test_properties_on_random_pools(name, n_pool, data):
     n = data.draw(st.integers(1, n_pool - len(excluded) - len(blocked)))
     sel = get_strategy(name, n=n, **REQUIRED.get(name, {})).fit(X, exclude=excluded or None, labels=labels)
     check_selection(sel, n_pool, n, excluded + blocked)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_is_documented_in_the_readme(name):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert re.search(rf"`[^`\n]*(?<![\w-]){re.escape(name)}(?![\w-])[^`\n]*`", readme), \
+        f"README.md does not name the strategy {name!r} in code"

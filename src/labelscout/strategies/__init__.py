@@ -17,6 +17,7 @@ from .coreset import CoresetSelector
 from .density_match import DensityMatchSelector
 from .divide_and_conquer import DivideAndConquerSelector
 from .fisher_match import FisherMatchSelector
+from .maxherding import MaxHerdingSelector
 from .probcover import ProbCoverSelector
 from .random import RandomSelector
 from .similarity import SimilaritySelector
@@ -27,7 +28,7 @@ from .vaal import VaalSelector
 
 __all__ = ["BaseSelector", "ComponentScores", "AdjacencySelector", "BalanceSelector", "CombineSelector", "CoresetSelector",
            "DensityMatchSelector", "DivideAndConquerSelector", "RandomSelector", "SimilaritySelector", "TypiClustSelector", "TypicalitySelector",
-           "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector", "ProbCoverSelector", "AutoSelector",
+           "UncertaintySelector", "BadgeSelector", "FisherMatchSelector", "VaalSelector", "ProbCoverSelector", "MaxHerdingSelector", "AutoSelector",
            "STRATEGIES", "get_strategy"]
 
 STRATEGIES: dict[str, type[BaseSelector]] = {
@@ -35,7 +36,7 @@ STRATEGIES: dict[str, type[BaseSelector]] = {
     for cls in (RandomSelector, CoresetSelector, AdjacencySelector, DivideAndConquerSelector, TypicalitySelector,
                 TypiClustSelector, SimilaritySelector, BalanceSelector, CombineSelector, UncertaintySelector,
                 BadgeSelector, FisherMatchSelector, DensityMatchSelector, VaalSelector, ProbCoverSelector,
-                AutoSelector)
+                MaxHerdingSelector, AutoSelector)
 }
 
 
