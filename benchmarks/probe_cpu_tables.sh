@@ -14,7 +14,7 @@ TAG=${4:-default}
 MODEL=${5:-}
 STAGES=${STAGES:-cifar repeated}
 LS="nice -n 10 python -m labelscout"
-CHEAP=random,probcover,auto,divide-and-conquer,typiclust:max_budget=1000,coreset@norm
+CHEAP=random,probcover,maxherding,auto,divide-and-conquer,typiclust:max_budget=1000,coreset@norm
 ALL=$CHEAP,coreset@umap
 PROBE="--recipe linear --threads 1 --device cpu"
 mkdir -p "$WORK" benchmarks/results

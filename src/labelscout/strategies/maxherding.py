@@ -11,9 +11,9 @@ groups and the next pick goes where the pool is still poorly represented.
 
 **Bandwidth without labels.** ``h = 0.7 x`` ProbCover's automatic radius (the median
 distance to the ``ceil(N / n)``-th nearest neighbour, so it follows the budget the same
-way). 0.7 is the best of 0.6 / 0.7 / 0.8 / 1.0 on CIFAR-10 at 500 and 1,000 labels with
-the pretrained default embedding (docs/benchmarks.md, "MaxHerding"); ``bandwidth=FLOAT``
-fixes ``h``.
+way). With the pretrained default embedding on CIFAR-10 at 500 and 1,000 labels, 0.6, 0.7
+and 0.8 are equal within the noise across random subsets of the pool and 1.0 is worse
+(docs/benchmarks.md, "MaxHerding across pools"); ``bandwidth=FLOAT`` fixes ``h``.
 
 **At scale.** The kernel is read over a kNN graph built block by block
 (:func:`labelscout.space.knn.knn_blocks`): only int32 neighbour ids are stored (``k`` is
