@@ -1,5 +1,5 @@
-"""Strategies at scale: wall time and peak memory of adjacency, typicality, typiclust and
-divide-and-conquer on N x D float32 embeddings (default 1M x 64), one subprocess each.
+"""Strategies at scale: wall time and peak memory of adjacency, typicality, typiclust,
+probcover, maxherding and divide-and-conquer on N x D float32 embeddings (default 1M x 64), one subprocess each.
 
 Memory: the child builds the embedding matrix, resets the kernel's peak-RSS mark
 (/proc/self/clear_refs), runs the strategy and reads VmHWM; "extra" is that peak minus the
@@ -29,6 +29,8 @@ CASES = {
     "typiclust": ("typiclust", 1_000, {"k": 20}),
     "probcover": ("probcover", 10_000, {}),
     "probcover-1000": ("probcover", 1_000, {}),
+    "maxherding": ("maxherding", 10_000, {}),
+    "maxherding-1000": ("maxherding", 1_000, {}),
     "divide-and-conquer": ("divide-and-conquer", 10_000, {"n_clusters": 100, "inner": "coreset"}),
     "adjacency-keep90": ("adjacency", 0.9, {"k": 10}),
     "adjacency-keep50": ("adjacency", 0.5, {"k": 10}),
@@ -121,6 +123,9 @@ def main() -> None:
     ap.add_argument("--markdown", type=Path, default=None, help="print a results JSON as a markdown table and exit")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    from labelscout.runs.machine import machine_info
+
+    machine = machine_info()  # once, before the cases load the machine
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return
@@ -151,7 +156,8 @@ def main() -> None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             meta = {"n": args.n, "d": args.d, "threads": args.threads, "cpus": os.cpu_count(),
                     "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "cpu_model": machine.get("cpu_model"), "simd_flags": machine.get("simd_flags")}
             args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
 
 
