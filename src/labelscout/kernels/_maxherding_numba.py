@@ -84,8 +84,8 @@ def facility_location_kernel(X, nbr, inv_h2, rank, excluded, n, picks, gains):
         if excluded[e]:
             _take(X, nbr, best, e, inv_h2)
     keys = np.empty(N)
-    ranks = np.empty(N, np.int64)
-    items = np.empty(N, np.int64)
+    ranks = np.empty(N, np.int32)  # int32: 4 bytes a row less each, at the memory peak
+    items = np.empty(N, np.int32)
     size = 0
     for c in range(N):
         if not excluded[c]:

@@ -104,8 +104,7 @@ class MaxHerdingSelector(BaseSelector):
             picks = np.setdiff1d(np.arange(N), excluded)[:n]
             return picks, np.ones(picks.size), ["the only sample"] * picks.size
         nbr = self._graph(Xm, n + excluded.size)
-        rank = np.empty(N, np.int64)
-        rank[np.random.default_rng(self.seed).permutation(N)] = np.arange(N)
+        rank = _seeded_rank(N, self.seed)
         is_excl = np.zeros(N, np.bool_)
         is_excl[excluded] = True
         picks = np.empty(n, np.int64)
@@ -122,6 +121,16 @@ class MaxHerdingSelector(BaseSelector):
             return ComponentScores(np.ones(Xm.shape[0]))
         n = resolve_n(self.n, Xm.shape[0])  # a combination hands its budget over as n
         return HerdingScores(Xm, self._graph(Xm, n + excluded.size), self.bandwidth_, excluded)
+
+
+def _seeded_rank(N: int, seed: int) -> np.ndarray:
+    """A seeded random order of the rows as int32 ranks (the tie-break); its temporaries are
+    freed before the greedy step, which runs at the memory peak."""
+    rank = np.empty(N, np.int32)
+    perm = np.random.default_rng(seed).permutation(N)
+    rank[perm] = np.arange(N, dtype=np.int32)
+    del perm
+    return rank
 
 
 class HerdingScores(ComponentScores):
