@@ -31,7 +31,7 @@ import numpy as np
 from .._validation import Interval, Options, resolve_n
 from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 from .coreset import prepare_metric
-from .probcover import _k_cap, auto_delta, ball_graph
+from .probcover import _k_cap, auto_delta, ball_graph, list_owners
 
 __all__ = ["MaxHerdingSelector", "HerdingScores", "AUTO_SCALE"]
 
@@ -145,12 +145,7 @@ class HerdingScores(ComponentScores):
         self._gain_fn, self._take_fn = _gain, _take
         N = nbr.shape[0]
         self._X, self._nbr, self._inv_h2 = Xm, nbr, 1.0 / bandwidth ** 2
-        rows = np.repeat(np.arange(N, dtype=np.int64), nbr.shape[1])
-        members = nbr.ravel().astype(np.int64)
-        valid = members >= 0
-        order = np.argsort(members[valid], kind="stable")
-        self._owners = rows[valid][order]  # lists that hold sample m: _owners[_start[m]:_start[m + 1]]
-        self._start = np.concatenate([[0], np.cumsum(np.bincount(members[valid], minlength=N))])
+        self._owners, self._start = list_owners(nbr)
         self._best = np.zeros(N)
         for e in excluded:
             _take(Xm, nbr, self._best, int(e), self._inv_h2)

@@ -222,6 +222,18 @@ class ProbCoverSelector(BaseSelector):
         return picks, gains.astype(np.float64), reasons
 
 
+def list_owners(nbr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reverse of neighbour lists ``nbr`` (N, k) (-1 = empty): the rows whose list holds
+    sample m are ``owners[start[m]:start[m + 1]]``, so a score that depends on m's state is
+    updated for those rows only."""
+    N = nbr.shape[0]
+    rows = np.repeat(np.arange(N, dtype=np.int64), nbr.shape[1])
+    members = nbr.ravel().astype(np.int64)
+    valid = members >= 0
+    owners = rows[valid][np.argsort(members[valid], kind="stable")]
+    return owners, np.concatenate([[0], np.cumsum(np.bincount(members[valid], minlength=N))])
+
+
 class CoverageScores(ComponentScores):
     """Each row's ProbCover gain: how many samples of its ball (itself and the ids in
     ``nbr``) no pick or labeled sample covers yet. After a pick, every ball holding a
@@ -233,15 +245,9 @@ class CoverageScores(ComponentScores):
     dynamic = True
 
     def __init__(self, nbr: np.ndarray, excluded: np.ndarray):
-        N = nbr.shape[0]
         self._nbr = nbr
-        rows = np.repeat(np.arange(N, dtype=np.int64), nbr.shape[1])
-        members = nbr.ravel().astype(np.int64)
-        valid = members >= 0
-        order = np.argsort(members[valid], kind="stable")
-        self._owners = rows[valid][order]  # balls that hold sample m: _owners[_start[m]:_start[m + 1]]
-        self._start = np.concatenate([[0], np.cumsum(np.bincount(members[valid], minlength=N))])
-        self._labeled = np.zeros(N, bool)
+        self._owners, self._start = list_owners(nbr)
+        self._labeled = np.zeros(nbr.shape[0], bool)
         self._labeled[excluded] = True
         self._new_round()
         super().__init__(self._gain.astype(np.float64))
