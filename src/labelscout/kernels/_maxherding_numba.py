@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["facility_location_kernel", "kernel_value"]
+__all__ = ["facility_location_kernel", "gains_after", "kernel_value"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -49,6 +49,19 @@ def _take(X, nbr, best, c, inv_h2):
         w = kernel_value(X, c, j, inv_h2)
         if w > best[j]:
             best[j] = w
+
+
+@nb.njit(cache=True)
+def gains_after(X, nbr, best, inv_h2, excluded):
+    """Take the ``excluded`` rows into ``best`` (in place), then every row's gain."""
+    N = nbr.shape[0]
+    for e in range(N):
+        if excluded[e]:
+            _take(X, nbr, best, e, inv_h2)
+    out = np.empty(N)
+    for c in range(N):
+        out[c] = _gain(X, nbr, best, c, inv_h2)
+    return out
 
 
 @nb.njit(cache=True, inline="always")

@@ -31,7 +31,7 @@ import numpy as np
 from .._validation import Interval, Options, resolve_n
 from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 from .coreset import prepare_metric
-from .probcover import _k_cap, auto_delta, ball_graph, list_owners
+from .probcover import ball_graph, list_owners, radius_and_k, seeded_rank
 
 __all__ = ["MaxHerdingSelector", "HerdingScores", "AUTO_SCALE"]
 
@@ -85,12 +85,8 @@ class MaxHerdingSelector(BaseSelector):
 
     def _graph(self, Xm: np.ndarray, n_total: int) -> np.ndarray:
         """(N, k) int32 neighbour ids; sets ``bandwidth_``."""
-        k = int(min(self.k if self.k is not None else _k_cap(Xm.shape[1]), Xm.shape[0] - 1))
-        if self.bandwidth == "auto":
-            delta, _ = auto_delta(Xm, n_total, k=k, seed=self.seed)
-            self.bandwidth_ = AUTO_SCALE * delta
-        else:
-            self.bandwidth_ = float(self.bandwidth)
+        h, _, k = radius_and_k(Xm, n_total, self.bandwidth, self.k, self.seed)
+        self.bandwidth_ = AUTO_SCALE * h if self.bandwidth == "auto" else h
         nbr, _ = ball_graph(Xm, np.inf, k, method=self.knn_method, seed=self.seed)
         return nbr
 
@@ -106,7 +102,7 @@ class MaxHerdingSelector(BaseSelector):
         # which would otherwise add to the search's memory peak (measured at 1M x 64)
         from ..kernels._maxherding_numba import facility_location_kernel
 
-        rank = _seeded_rank(N, self.seed)
+        rank = seeded_rank(N, self.seed)
         is_excl = np.zeros(N, np.bool_)
         is_excl[excluded] = True
         picks = np.empty(n, np.int64)
@@ -125,16 +121,6 @@ class MaxHerdingSelector(BaseSelector):
         return HerdingScores(Xm, self._graph(Xm, n + excluded.size), self.bandwidth_, excluded)
 
 
-def _seeded_rank(N: int, seed: int) -> np.ndarray:
-    """A seeded random order of the rows as int32 ranks (the tie-break); its temporaries are
-    freed before the greedy step, which runs at the memory peak."""
-    rank = np.empty(N, np.int32)
-    perm = np.random.default_rng(seed).permutation(N)
-    rank[perm] = np.arange(N, dtype=np.int32)
-    del perm
-    return rank
-
-
 class HerdingScores(ComponentScores):
     """Each row's MaxHerding gain, updated after every pick: only the rows whose list holds
     a sample whose best kernel value rose are recomputed (a reverse index of the lists)."""
@@ -142,21 +128,22 @@ class HerdingScores(ComponentScores):
     dynamic = True
 
     def __init__(self, Xm: np.ndarray, nbr: np.ndarray, bandwidth: float, excluded: np.ndarray):
-        from ..kernels._maxherding_numba import _gain, _take
+        from ..kernels import _maxherding_numba as kernels
 
-        self._gain_fn, self._take_fn = _gain, _take
-        N = nbr.shape[0]
+        self._k = kernels
         self._X, self._nbr, self._inv_h2 = Xm, nbr, 1.0 / bandwidth ** 2
         self._owners, self._start = list_owners(nbr)
-        self._best = np.zeros(N)
-        for e in excluded:
-            _take(Xm, nbr, self._best, int(e), self._inv_h2)
-        super().__init__(np.array([_gain(Xm, nbr, self._best, c, self._inv_h2) for c in range(N)]))
+        self._best = np.zeros(nbr.shape[0])
+        is_excl = np.zeros(nbr.shape[0], np.bool_)
+        is_excl[excluded] = True
+        super().__init__(kernels.gains_after(Xm, nbr, self._best, self._inv_h2, is_excl))
 
     def picked(self, row: int) -> None:
-        before = self._best.copy()
-        self._take_fn(self._X, self._nbr, self._best, row, self._inv_h2)
-        changed = np.flatnonzero(self._best != before)
+        # only the picked row and its list can gain a larger best kernel value
+        ball = np.concatenate([[row], self._nbr[row][self._nbr[row] >= 0]]).astype(np.int64)
+        old = self._best[ball]
+        self._k._take(self._X, self._nbr, self._best, row, self._inv_h2)
+        changed = ball[self._best[ball] != old]
         owners = np.unique(np.concatenate([changed] + [self._owners[self._start[m]:self._start[m + 1]] for m in changed]))
         for c in owners.tolist():
-            self.values[c] = self._gain_fn(self._X, self._nbr, self._best, c, self._inv_h2)
+            self.values[c] = self._k._gain(self._X, self._nbr, self._best, c, self._inv_h2)

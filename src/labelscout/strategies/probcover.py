@@ -50,7 +50,7 @@ from ..space.knn import exact_neighbours, knn_blocks
 from ._base import BUDGET_CONSTRAINT, BaseSelector, ComponentScores
 from .coreset import prepare_metric
 
-__all__ = ["ProbCoverSelector", "CoverageScores", "auto_delta", "ball_graph", "greedy_cover"]
+__all__ = ["ProbCoverSelector", "CoverageScores", "auto_delta", "ball_graph", "greedy_cover", "radius_and_k", "seeded_rank"]
 
 #: rows whose exact neighbour distances estimate delta (median of a sample)
 DELTA_SAMPLE = 2000
@@ -117,6 +117,25 @@ def ball_graph(X: np.ndarray, delta: float, k: int, *, method: str = "auto", see
     return nbr, truncated
 
 
+def seeded_rank(N: int, seed: int) -> np.ndarray:
+    """A seeded random order of the rows as int32 ranks, the tie-break of the greedy kernels."""
+    rank = np.empty(N, np.int32)
+    rank[np.random.default_rng(seed).permutation(N)] = np.arange(N, dtype=np.int32)
+    return rank
+
+
+def radius_and_k(Xm: np.ndarray, n_total: int, delta: float | str, k: int | None, seed: int) -> tuple[float, int | None, int]:
+    """(radius, m, k): the neighbour lists' width ``k`` (given, or the cap for the row
+    width) and the radius, ``delta`` as given or by the auto rule for a budget of ``n_total``
+    (then ``m`` is the neighbour it was read at, else None). ProbCover's balls and
+    MaxHerding's kernel width follow the same rule."""
+    k = int(min(k if k is not None else _k_cap(Xm.shape[1]), Xm.shape[0] - 1))
+    if delta == "auto":
+        radius, m = auto_delta(Xm, n_total, k=k, seed=seed)
+        return radius, m, k
+    return float(delta), None, k
+
+
 def greedy_cover(nbr: np.ndarray, n: int, excluded: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(picks, gains, rounds, covered): ``n`` greedy max-coverage picks over the balls
     ``nbr`` (row i's ball = i and its ids in ``nbr[i]``), never an ``excluded`` row; their
@@ -126,8 +145,7 @@ def greedy_cover(nbr: np.ndarray, n: int, excluded: np.ndarray, seed: int = 0) -
     from ..kernels._probcover_numba import greedy_cover_kernel
 
     N = nbr.shape[0]
-    rank = np.empty(N, np.int64)
-    rank[np.random.default_rng(seed).permutation(N)] = np.arange(N)  # tie-break order
+    rank = seeded_rank(N, seed)  # tie-break order
     is_excl = np.zeros(N, np.bool_)
     is_excl[excluded] = True
     picks = np.empty(n, np.int64)
@@ -185,14 +203,8 @@ class ProbCoverSelector(BaseSelector):
 
     def _radius(self, Xm: np.ndarray, n_total: int) -> tuple[float, int]:
         """(delta, k) for a pool of unit rows and a budget that includes the labeled rows."""
-        k = int(min(self.k if self.k is not None else _k_cap(Xm.shape[1]), Xm.shape[0] - 1))
-        if self.delta == "auto":
-            delta, m = auto_delta(Xm, n_total, k=k, seed=self.seed)
-            self.delta_neighbour_ = m
-        else:
-            delta, self.delta_neighbour_ = float(self.delta), None
-        self.delta_ = delta
-        return delta, k
+        self.delta_, self.delta_neighbour_, k = radius_and_k(Xm, n_total, self.delta, self.k, self.seed)
+        return self.delta_, k
 
     def component_scores(self, pool, excluded):
         Xm = prepare_metric(pool.vectors, self.metric)
