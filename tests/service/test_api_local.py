@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from _service import copy_images, same_as_single_run, wait_job
+from _service import copy_images, images_zip, same_as_single_run, wait_job
 
 API = "/api/v1"
 
@@ -201,3 +201,72 @@ def test_videos_are_shards_of_their_own_and_gather_to_the_single_run(local_servi
     single = labelscout.embed(src, batch_size=8, fps=2, cache_dir=None, progress=False).embeddings
     assert served.ids == single.ids and any("#frame=" in i for i in served.ids)
     same_as_single_run(served.vectors, single.vectors)
+
+
+def _digests(folder) -> dict:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def _upload(c, h, name: str, data: bytes) -> dict:
+    r = c.post(f"{API}/datasets", headers=h, files=[("file", (name, data, "application/zip"))])
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_select_with_a_validation_dataset_equals_the_library_run(local_service, dataset, tmp_path):
+    """density-match through the service: the validation images are a dataset of their own,
+    named by id; the job picks what `labelscout select --validation FOLDER` picks."""
+    import labelscout
+
+    c, h = local_service["client"], local_service["headers"]
+    val = _upload(c, h, "validation.zip", images_zip(16, skip=24))  # other images of the same classes
+    before = _digests(local_service["settings"].dataset_dir(val["id"]))
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": dataset["id"], "params": {
+        "n": 5, "strategy": "density-match", "strategy_params": {"k": 5}, "validation": val["id"], "batch_size": 8,
+        "report": False}})
+    assert r.status_code == 201, r.text
+    done = wait_job(c, h, r.json()["id"])
+    assert done["status"] == "succeeded", done
+    served = c.get(f"{API}/jobs/{done['id']}/files/selection.txt", headers=h).text.split()
+    run = json.loads(c.get(f"{API}/jobs/{done['id']}/files/run.json", headers=h).text)
+    root = local_service["settings"].dataset_dir(val["id"]) / "files"  # the server resolved the id to the folder
+    assert run["validation"] == {**run["validation"], "source": str(root), "samples": 16}, run.get("validation")
+    ref = labelscout.select(copy_images(24, tmp_path / "imgs"), 5, strategy="density-match", strategy_params={"k": 5},
+                            validation=copy_images(16, tmp_path / "val", skip=24), batch_size=8, cache_dir=None,
+                            report=False, progress=False)
+    same_as_single_run(served, ref.selection.ids)
+    assert _digests(local_service["settings"].dataset_dir(val["id"])) == before  # read, never changed
+
+
+def test_a_bad_validation_dataset_is_a_422_before_anything_is_queued(local_service, dataset):
+    import io
+    import zipfile
+
+    from _service import sample_images
+
+    c, h = local_service["client"], local_service["headers"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:  # loose images: no class folders
+        for i, p in enumerate(sample_images(6, skip=40)):
+            z.write(p, f"img{i}.jpg")
+    flat = _upload(c, h, "flat.zip", buf.getvalue())
+    before = sum(c.get(f"{API}/jobs", headers=h).json()["counts"].values())
+    for params, words in [
+        ({"n": 3, "strategy": "density-match", "validation": "no-such-dataset"}, "no dataset"),
+        ({"n": 3, "strategy": "fisher-match", "validation": flat["id"]}, "class folders"),
+        ({"n": 3, "strategy": "coreset", "validation": flat["id"]}, "does not use it"),
+        ({"n": 3, "strategy": "density-match"}, "needs a validation dataset"),
+    ]:
+        r = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": dataset["id"], "params": params})
+        assert r.status_code == 422, (params, r.text)
+        detail = r.json()["detail"]
+        assert detail["param"] == "validation" and words in detail["message"], detail
+    assert sum(c.get(f"{API}/jobs", headers=h).json()["counts"].values()) == before
+    # a flat folder is fine where no labels are needed
+    ok = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": dataset["id"], "params": {
+        "n": 3, "strategy": "density-match", "validation": flat["id"], "batch_size": 8, "report": False}})
+    assert ok.status_code == 201, ok.text
+    assert wait_job(c, h, ok.json()["id"])["status"] == "succeeded"

@@ -32,6 +32,14 @@ from labelscout.service.params import ParamError, job_config
     ("train", {"params": {"monitor": "/etc"}}, "params.monitor"),
     ("train", {"temporal": {"fpz": 1}}, "temporal.fpz"),
     ("nope", {}, "kind"),
+    # a validation dataset: only for a strategy that takes one, in a space it fits, named by an id
+    ("select", {"n": 5, "validation": "abc"}, "validation"),  # auto does not use one
+    ("select", {"n": 5, "strategy": "coreset", "validation": "abc"}, "validation"),
+    ("select", {"n": 5, "strategy": "density-match", "validation": "abc", "space": "pca"}, "validation"),
+    ("select", {"n": 5, "strategy": "density-match", "validation": "../etc"}, "validation"),
+    ("select", {"n": 5, "strategy": "density-match", "validation": ""}, "validation"),
+    ("select", {"n": 5, "strategy": "density-match"}, "validation"),  # it needs one
+    ("select", {"n": 5, "strategy": "fisher-match"}, "validation"),
 ])
 def test_bad_params_name_the_parameter(kind, params, param):
     with pytest.raises(ParamError) as info:
@@ -43,6 +51,10 @@ def test_bad_params_name_the_parameter(kind, params, param):
     ("select", {"n": 5}),
     ("select", {"n": "50%", "strategy": "typiclust", "strategy_params": {"k": 3}, "dedupe": True}),
     ("select", {"n": 0.5, "space": "pca", "space_dim": 4, "fps": "all"}),
+    ("select", {"n": 5, "strategy": "density-match", "validation": "a1b2"}),
+    ("select", {"n": 5, "strategy": "fisher-match", "validation": "a1b2", "labels": "folders"}),
+    ("select", {"n": 5, "strategy": "combine", "validation": "a1b2",
+                "strategy_params": {"strategies": {"density-match": 1, "coreset": 1}}}),
     ("inspect", {"detectors": ["outliers"], "contamination": 0.1}),
     ("embed", {"batch_size": 8}),
     ("report", {"job": "abc"}),
@@ -74,3 +86,17 @@ def test_defaults_are_the_library_configs():
     assert inspect["detectors"] == defaults(InspectConfig)["detectors"]
     train = job_config("train", {})
     assert train == {k: v for k, v in defaults(TrainConfig).items() if k != "source"}
+
+
+@pytest.mark.parametrize("strategy,params,needs", [
+    ("fisher-match", {}, True),
+    ("density-match", {}, False),
+    ("combine", {"strategies": {"density-match": 1, "coreset": 1}}, False),
+    ("combine", {"strategies": {"fisher-match": 1, "coreset": 1}}, True),
+])
+def test_validation_labels_are_needed_only_by_fisher_match(strategy, params, needs):
+    from labelscout.service.params import validation_needs_labels
+
+    config = job_config("select", {"n": 5, "strategy": strategy, "strategy_params": params, "validation": "v1"}, pool_size=10)
+    assert config["validation"] == "v1"
+    assert validation_needs_labels(config) is needs

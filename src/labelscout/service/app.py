@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .executors import make_executor
-from .params import JOB_KINDS, ParamError, job_config
+from .params import JOB_KINDS, ParamError, job_config, validation_needs_labels
 from .settings import ServiceSettings
 from .store import TERMINAL, JobStore
 from .tasks import plan_tasks, task_queue
@@ -141,6 +141,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                                 pool_size=len(manifest["files"]) if manifest and not manifest["videos"] else None)
         except ParamError as exc:
             raise _error(422, f"{exc.param}: {exc.message}", param=exc.param) from None
+        if body.kind == "select" and config.get("validation") is not None:
+            _check_validation_dataset(config)
         if body.kind == "report":
             src = store.job(config["job"])
             if src is None or src["kind"] != "select" or src["status"] != "succeeded":
@@ -163,6 +165,24 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise _error(503, f"The job could not be queued ({type(exc).__name__}: {exc}).",
                          "Check that the broker is reachable.", job=job["id"]) from None
         return JSONResponse(_job_view(store.job(job["id"])), status_code=201)
+
+    def _check_validation_dataset(config: dict) -> None:
+        """The validation dataset of a select job exists and, for a strategy that needs its
+        labels (fisher-match), holds class folders: 422 before anything is queued."""
+        vid = config["validation"]
+        if store.dataset(vid) is None:
+            raise _error(422, f"validation: no dataset {vid!r}.", "Upload the validation images as a dataset of their "
+                         "own (POST /datasets) and pass its id.", param="validation")
+        if validation_needs_labels(config):
+            files = json.loads((settings.dataset_dir(vid) / "manifest.json").read_text())["files"]
+            classes = {f.split("/")[0] for f in files if "/" in f}
+            loose = [f for f in files if "/" not in f]
+            if len(classes) < 2 or loose:
+                raise _error(422, f"validation: strategy {config['strategy']!r} needs the validation images in class "
+                             f"folders (<class>/<image>), at least two classes; dataset {vid!r} has "
+                             f"{len(classes)} class folder(s) and {len(loose)} image(s) outside any"
+                             + (f", e.g. {loose[0]!r}." if loose else "."),
+                             "Upload a zip whose top-level folders are the class names.", param="validation")
 
     @app.get(f"{API}/jobs", tags=["jobs"])
     def list_jobs(status: Optional[Literal["queued", "running", "succeeded", "failed", "cancelled"]] = None,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..config import InspectConfig, ModelConfig, SelectConfig, TrainConfig, VideoConfig
 from ..errors import ConfigError, InputError
 
-__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "EMBED_PARAMS"]
+__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "validation_needs_labels", "EMBED_PARAMS"]
 
 
 class ParamError(ValueError):
@@ -89,6 +89,10 @@ class SelectParams(_Embedding):
     dedupe: bool = _from(SelectConfig, "dedupe")
     near_dup_threshold: Optional[float] = _from(SelectConfig, "near_dup_threshold", ge=0)
     near_dup_ratio: Optional[float] = _from(SelectConfig, "near_dup_ratio")
+    # the id of another dataset on the server: the validation images fisher-match / density-match
+    # match the pool to (the CLI's --validation folder; the server resolves the id to its folder)
+    validation: Optional[str] = Field(_default(SelectConfig, "validation"), min_length=1, max_length=200,
+                                      pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class InspectParams(_Embedding):
@@ -202,11 +206,17 @@ def _library_checks(kind: str, config: dict[str, Any], pool_size: int | None) ->
             raise ParamError(f"strategy_params.{bad[0]}", f"is not a parameter of the {config['strategy']} strategy "
                              f"(it has: {', '.join(a for a in accepted if a != 'n')})")
         try:
-            get_strategy(config["strategy"], n=config["n"], **sp)._validate_params()
+            selector = get_strategy(config["strategy"], n=config["n"], **sp)
+            if config["validation"] is not None:
+                _check_validation(selector, config)
+            selector._validate_params()
         except ConfigError as exc:
             found = _PARAM_IN_MESSAGE.search(exc.message)
             if found and found.group(1) in config["strategy_params"]:
                 raise ParamError(f"strategy_params.{found.group(1)}", str(exc)) from None
+            if re.search(r"needs a (labeled )?validation set", exc.message):
+                raise ParamError("validation", f"strategy {config['strategy']!r} needs a validation dataset: pass the id "
+                                               "of the dataset of validation images") from None
             raise
         if pool_size is not None:
             try:
@@ -224,6 +234,32 @@ def _library_checks(kind: str, config: dict[str, Any], pool_size: int | None) ->
                                                           contamination=config["contamination"]))
 
 
+def _check_validation(selector: Any, config: dict[str, Any]) -> None:
+    """A validation dataset only for a strategy that takes one, in a space it can be put in
+    (the same rules as ``labelscout select --validation``, checked before the job is queued)."""
+    from ..space.transform import resolve_space
+    from ..strategies._validation_set import accepts_validation, attach_validation, validation_strategy_names
+
+    if not accepts_validation(selector):
+        raise ParamError("validation", f"is used by {validation_strategy_names()}; strategy {config['strategy']!r} "
+                                       "does not use it (use one of those, or a combine with one as a component)")
+    space = resolve_space(config["space"], config["metric"]).name
+    if space not in ("raw", "norm"):
+        raise ParamError("validation", f"needs a space without a fitted re-embedding (raw or norm); got {space!r}")
+    attach_validation(selector, validation_vectors=[], validation_labels=[])  # the vectors come when the task embeds it
+
+
+def validation_needs_labels(config: dict[str, Any]) -> bool:
+    """Whether a select job's strategy needs class folders in its validation dataset
+    (fisher-match does; density-match does not)."""
+    from ..strategies import STRATEGIES, get_strategy
+    from ..strategies._validation_set import validation_labels_needed
+
+    accepted = STRATEGIES[config["strategy"]]._param_names()
+    sp = {k: v for k, v in config["strategy_params"].items() if k in accepted}
+    return validation_labels_needed(get_strategy(config["strategy"], n=config["n"], **sp))
+
+
 def _embed_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     kw = {k: config[k] for k in EMBED_PARAMS}
     kw["fps"] = None if kw["fps"] == "all" else kw["fps"]
@@ -233,7 +269,8 @@ def _embed_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
     """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...,
     reporter=...)`` (``reporter``: a :class:`labelscout.reporting.Reporter` for its progress;
-    silent when not given)."""
+    silent when not given). A select job's ``validation`` must be the folder by then: the
+    task resolves the stored dataset id to its root."""
     from .. import api
 
     if kind == "embed":
@@ -245,7 +282,7 @@ def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
             seed=c["seed"], strategy_params=c["strategy_params"], exclude=c["exclude"], labels=c["labels"],
             label_column=c["label_column"], frame_format=None if c["frame_format"] == "none" else c["frame_format"],
             report=c["report"], dedupe=c["dedupe"], near_dup_threshold=c["near_dup_threshold"],
-            near_dup_ratio=c["near_dup_ratio"], progress=False, **_embed_kwargs(c), **io)
+            near_dup_ratio=c["near_dup_ratio"], validation=c.get("validation"), progress=False, **_embed_kwargs(c), **io)
     if kind == "inspect":
         from ..detectors._runner import option_params
 

@@ -112,6 +112,7 @@ class _StoreReporter:
 
 
 def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str) -> None:
+    from ..errors import InputError
     from ..reporting import CallbackReporter
     from ..sources.collection import Collection
     from .params import EMBED_PARAMS, library_call
@@ -127,6 +128,12 @@ def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str)
     dataset = store.dataset(job["dataset_id"])
     root = Path(dataset["root"])
     if name == "final":
+        if config.get("validation") is not None:  # a select job's validation dataset: the id becomes its folder
+            validation = store.dataset(config["validation"])
+            if validation is None:
+                raise InputError(f"The validation dataset {config['validation']!r} of this job no longer exists.",
+                                 hint="Upload the validation images again and submit a new job with the new id.")
+            config = {**config, "validation": validation["root"]}
         library_call(job["kind"], config)(root, out=out / "out", cache_dir=settings.cache_dir, reporter=reporter)
         return
     from ..embed.embedder import Embedder
