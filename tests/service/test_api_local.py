@@ -270,3 +270,43 @@ def test_a_bad_validation_dataset_is_a_422_before_anything_is_queued(local_servi
         "n": 3, "strategy": "density-match", "validation": flat["id"], "batch_size": 8, "report": False}})
     assert ok.status_code == 201, ok.text
     assert wait_job(c, h, ok.json()["id"])["status"] == "succeeded"
+
+
+def test_select_with_a_predictions_file_of_the_dataset_picks_the_unsure_samples(local_service, tmp_path):
+    """A team's own model: its class probabilities travel in the dataset's zip beside the
+    images; `predictions` names the file by its path there."""
+    import csv
+    import io
+
+    from _service import SAMPLE, sample_images
+
+    c, h = local_service["client"], local_service["headers"]
+    images = sample_images(20, skip=60)
+    ids = [p.relative_to(SAMPLE).as_posix() for p in images]
+    classes = sorted(p.name for p in SAMPLE.iterdir() if p.is_dir())
+    unsure = ids[3:6]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", *classes])
+    for i in ids:
+        sure = [0.91 if k == 0 else 0.01 for k in range(len(classes))]
+        w.writerow([i, *([1 / len(classes)] * len(classes) if i in unsure else sure)])
+    data = images_zip(20, {"model/preds.csv": buf.getvalue().encode()}, skip=60)
+    ds = _upload(c, h, "with-preds.zip", data)
+    assert [s["file"] for s in c.get(f"{API}/datasets/{ds['id']}", headers=h).json()["skipped"]] == ["model/preds.csv"]
+    missing = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": ds["id"], "params": {
+        "n": 3, "strategy": "uncertainty", "predictions": "preds.csv"}})
+    assert missing.status_code == 422 and missing.json()["detail"]["param"] == "predictions", missing.text
+    assert "no file 'preds.csv'" in missing.json()["detail"]["message"]
+    r = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": ds["id"], "params": {
+        "n": 3, "strategy": "uncertainty", "strategy_params": {"measure": "margin"}, "predictions": "model/preds.csv",
+        "batch_size": 8, "report": False}})
+    assert r.status_code == 201, r.text
+    done = wait_job(c, h, r.json()["id"])
+    assert done["status"] == "succeeded", done
+    served = c.get(f"{API}/jobs/{done['id']}/files/selection.txt", headers=h).text.split()
+    assert sorted(served) == sorted(unsure)
+    run = json.loads(c.get(f"{API}/jobs/{done['id']}/files/run.json", headers=h).text)
+    root = (local_service["settings"].dataset_dir(ds["id"]) / "files").resolve()
+    assert run["config"]["predictions"] == str(root / "model" / "preds.csv")
+    assert run["predictions"]["matched"] == 20 and run["predictions"]["classes"] == classes

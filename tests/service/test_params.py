@@ -40,6 +40,14 @@ from labelscout.service.params import ParamError, job_config
     ("select", {"n": 5, "strategy": "density-match", "validation": ""}, "validation"),
     ("select", {"n": 5, "strategy": "density-match"}, "validation"),  # it needs one
     ("select", {"n": 5, "strategy": "fisher-match"}, "validation"),
+    # a model's files: inside the dataset, and only for a prediction-based strategy
+    ("select", {"n": 5, "strategy": "uncertainty", "predictions": "/etc/passwd"}, "predictions"),
+    ("select", {"n": 5, "strategy": "uncertainty", "predictions": "../other/preds.csv"}, "predictions"),
+    ("select", {"n": 5, "strategy": "uncertainty", "predictions": "a/../../preds.csv"}, "predictions"),
+    ("select", {"n": 5, "strategy": "uncertainty", "predictions": "C:\\preds.csv"}, "predictions"),
+    ("select", {"n": 5, "strategy": "badge", "predictions": "p.csv", "features": "\\\\host\\f.npy"}, "features"),
+    ("select", {"n": 5, "strategy": "coreset", "predictions": "preds.csv"}, "predictions"),
+    ("select", {"n": 5, "strategy": "uncertainty", "logits": True}, "logits"),
 ])
 def test_bad_params_name_the_parameter(kind, params, param):
     with pytest.raises(ParamError) as info:
@@ -52,6 +60,9 @@ def test_bad_params_name_the_parameter(kind, params, param):
     ("select", {"n": "50%", "strategy": "typiclust", "strategy_params": {"k": 3}, "dedupe": True}),
     ("select", {"n": 0.5, "space": "pca", "space_dim": 4, "fps": "all"}),
     ("select", {"n": 5, "strategy": "density-match", "validation": "a1b2"}),
+    ("select", {"n": 5, "strategy": "uncertainty", "predictions": "model/preds.csv", "logits": True}),
+    ("select", {"n": 5, "strategy": "combine", "predictions": "preds.csv", "features": "feats.npy",
+                "strategy_params": {"strategies": {"uncertainty": 1, "coreset": 1}}}),
     ("select", {"n": 5, "strategy": "fisher-match", "validation": "a1b2", "labels": "folders"}),
     ("select", {"n": 5, "strategy": "combine", "validation": "a1b2",
                 "strategy_params": {"strategies": {"density-match": 1, "coreset": 1}}}),
@@ -100,3 +111,17 @@ def test_validation_labels_are_needed_only_by_fisher_match(strategy, params, nee
     config = job_config("select", {"n": 5, "strategy": strategy, "strategy_params": params, "validation": "v1"}, pool_size=10)
     assert config["validation"] == "v1"
     assert validation_needs_labels(config) is needs
+
+
+def test_dataset_file_stays_inside_the_dataset(tmp_path):
+    from labelscout.service.params import dataset_file
+
+    root, outside = tmp_path / "ds", tmp_path / "secret.csv"
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "preds.csv").write_text("id,a\n")
+    outside.write_text("id,a\n")
+    (root / "link.csv").symlink_to(outside)
+    assert dataset_file(root, "model/preds.csv") == (root / "model" / "preds.csv").resolve()
+    assert dataset_file(root, "model\\preds.csv") == (root / "model" / "preds.csv").resolve()
+    for rel in ("link.csv", "../secret.csv", "model", "missing.csv", str(outside)):
+        assert dataset_file(root, rel) is None, rel

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .executors import make_executor
-from .params import JOB_KINDS, ParamError, job_config, validation_needs_labels
+from .params import JOB_KINDS, ParamError, dataset_file, job_config, model_files, validation_needs_labels
 from .settings import ServiceSettings
 from .store import TERMINAL, JobStore
 from .tasks import plan_tasks, task_queue
@@ -143,6 +143,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise _error(422, f"{exc.param}: {exc.message}", param=exc.param) from None
         if body.kind == "select" and config.get("validation") is not None:
             _check_validation_dataset(config)
+        if body.kind == "select":
+            for name, rel in model_files(config).items():
+                if dataset_file(Path(store.dataset(body.dataset)["root"]), rel) is None:
+                    raise _error(422, f"{name}: the dataset {body.dataset!r} has no file {rel!r}.",
+                                 "Put the file in the dataset (e.g. beside the images in the zip) and name it by its "
+                                 "path there; GET /datasets/{id} lists the dataset's other files under 'skipped'.",
+                                 param=name)
         if body.kind == "report":
             src = store.job(config["job"])
             if src is None or src["kind"] != "select" or src["status"] != "succeeded":

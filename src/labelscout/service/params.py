@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..config import InspectConfig, ModelConfig, SelectConfig, TrainConfig, VideoConfig
 from ..errors import ConfigError, InputError
 
-__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "validation_needs_labels", "EMBED_PARAMS"]
+__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "dataset_file", "model_files", "validation_needs_labels", "EMBED_PARAMS"]
 
 
 class ParamError(ValueError):
@@ -93,6 +93,11 @@ class SelectParams(_Embedding):
     # match the pool to (the CLI's --validation folder; the server resolves the id to its folder)
     validation: Optional[str] = Field(_default(SelectConfig, "validation"), min_length=1, max_length=200,
                                       pattern=r"^[A-Za-z0-9_-]+$")
+    # a model's class probabilities and features: files of the job's dataset, named by their path in it
+    # (e.g. preds.csv beside the images in the uploaded zip; the server resolves it under the dataset)
+    predictions: Optional[str] = Field(_default(SelectConfig, "predictions"), min_length=1, max_length=1000)
+    logits: bool = _from(SelectConfig, "logits")
+    features: Optional[str] = Field(_default(SelectConfig, "features"), min_length=1, max_length=1000)
 
 
 class InspectParams(_Embedding):
@@ -218,6 +223,7 @@ def _library_checks(kind: str, config: dict[str, Any], pool_size: int | None) ->
                 raise ParamError("validation", f"strategy {config['strategy']!r} needs a validation dataset: pass the id "
                                                "of the dataset of validation images") from None
             raise
+        _check_model_files(selector, config)
         if pool_size is not None:
             try:
                 resolve_n(config["n"], pool_size)
@@ -249,6 +255,44 @@ def _check_validation(selector: Any, config: dict[str, Any]) -> None:
     attach_validation(selector, validation_vectors=[], validation_labels=[])  # the vectors come when the task embeds it
 
 
+def _check_model_files(selector: Any, config: dict[str, Any]) -> None:
+    """``predictions`` / ``features`` name files inside the dataset (relative, no ``..``), and
+    only for a prediction-based strategy (the rules of ``labelscout select --predictions``)."""
+    from pathlib import PurePosixPath
+
+    from ..strategies._predictive import uses_predictions
+
+    for name in ("predictions", "features"):
+        value = config[name]
+        if value is None:
+            continue
+        parts = PurePosixPath(value.replace("\\", "/")).parts
+        if value.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
+            raise ParamError(name, f"must be the path of a file inside the job's dataset (e.g. preds.csv); got {value!r}")
+        if not uses_predictions(selector):
+            raise ParamError(name, f"is used by the prediction-based strategies (uncertainty, badge, fisher-match); "
+                                   f"strategy {config['strategy']!r} does not use it")
+    if config["logits"] and config["predictions"] is None:
+        raise ParamError("logits", "describes a predictions file; none was given")
+
+
+def dataset_file(root: "Path", rel: str) -> "Path | None":
+    """``rel`` resolved under the dataset ``root``, or None when it is not a file there
+    (symbolic links that lead out of the dataset included)."""
+    from pathlib import Path
+
+    base = Path(root).resolve()
+    path = (base / rel.replace("\\", "/")).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path
+
+
+def model_files(config: dict[str, Any]) -> dict[str, str]:
+    """The params of a select job that name files of its dataset -> their paths in it."""
+    return {name: config[name] for name in ("predictions", "features") if config.get(name) is not None}
+
+
 def validation_needs_labels(config: dict[str, Any]) -> bool:
     """Whether a select job's strategy needs class folders in its validation dataset
     (fisher-match does; density-match does not)."""
@@ -269,8 +313,9 @@ def _embed_kwargs(config: dict[str, Any]) -> dict[str, Any]:
 def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
     """The library call a job of ``kind`` makes, as ``call(source, out=..., cache_dir=...,
     reporter=...)`` (``reporter``: a :class:`labelscout.reporting.Reporter` for its progress;
-    silent when not given). A select job's ``validation`` must be the folder by then: the
-    task resolves the stored dataset id to its root."""
+    silent when not given). A select job's ``validation``, ``predictions`` and ``features``
+    must be paths by then: the task resolves the stored dataset id and the paths inside the
+    dataset (see :func:`model_files`)."""
     from .. import api
 
     if kind == "embed":
@@ -282,7 +327,8 @@ def library_call(kind: str, config: dict[str, Any]) -> Callable[..., Any]:
             seed=c["seed"], strategy_params=c["strategy_params"], exclude=c["exclude"], labels=c["labels"],
             label_column=c["label_column"], frame_format=None if c["frame_format"] == "none" else c["frame_format"],
             report=c["report"], dedupe=c["dedupe"], near_dup_threshold=c["near_dup_threshold"],
-            near_dup_ratio=c["near_dup_ratio"], validation=c.get("validation"), progress=False, **_embed_kwargs(c), **io)
+            near_dup_ratio=c["near_dup_ratio"], validation=c.get("validation"), predictions=c.get("predictions"),
+            logits=c.get("logits", False), features=c.get("features"), progress=False, **_embed_kwargs(c), **io)
     if kind == "inspect":
         from ..detectors._runner import option_params
 

@@ -115,7 +115,7 @@ def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str)
     from ..errors import InputError
     from ..reporting import CallbackReporter
     from ..sources.collection import Collection
-    from .params import EMBED_PARAMS, library_call
+    from .params import EMBED_PARAMS, dataset_file, library_call, model_files
 
     job = store.job(job_id)
     config = job["params"]
@@ -134,6 +134,12 @@ def _execute(settings: ServiceSettings, store: JobStore, job_id: str, name: str)
                 raise InputError(f"The validation dataset {config['validation']!r} of this job no longer exists.",
                                  hint="Upload the validation images again and submit a new job with the new id.")
             config = {**config, "validation": validation["root"]}
+        for key, rel in model_files(config).items():  # predictions / features: files of the dataset
+            path = dataset_file(root, rel)
+            if path is None:
+                raise InputError(f"The dataset has no file {rel!r} (the job's {key}).",
+                                 hint="Submit a new job naming a file of the dataset.")
+            config = {**config, key: str(path)}
         library_call(job["kind"], config)(root, out=out / "out", cache_dir=settings.cache_dir, reporter=reporter)
         return
     from ..embed.embedder import Embedder
