@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _selection_contract import LABELED, REQUIRED
-from labelscout.bench.harness import load_cells, run_probe_benchmark, stratified_subset
+from labelscout.bench.harness import load_cells, repeat_pool_rows, run_probe_benchmark, stratified_subset
 from labelscout.bench.methods import parse_method, parse_methods, transform_space
 from labelscout.errors import ConfigError, InputError
 from labelscout.strategies import STRATEGIES
@@ -243,3 +243,36 @@ def test_load_cells_ignores_damaged_files(tmp_path):
     (tmp_path / "cells" / "m").mkdir(parents=True)
     (tmp_path / "cells" / "m" / "b1-r1.json").write_text("{not json")
     assert load_cells(tmp_path) == []
+
+
+@given(n=st.integers(1, 400), fraction=st.floats(0.01, 0.99), seed=st.integers(0, 10_000))
+@settings(max_examples=60, deadline=None)
+def test_repeat_pool_rows(n, fraction, seed):
+    rows = repeat_pool_rows(n, fraction, seed)
+    assert rows.size == round(fraction * n) and np.all(np.diff(rows) > 0) and (rows.size == 0 or rows[-1] < n)
+    assert np.array_equal(rows, repeat_pool_rows(n, fraction, seed))  # fixed for a seed
+    assert np.array_equal(repeat_pool_rows(n, None, seed), np.arange(n))  # None: the whole pool
+
+
+def test_pool_fraction_gives_every_repeat_its_own_pool(bench_data, small_model_dir, tmp_path, one_thread):
+    """With pool_fraction, each repeat's picks (every method's, random's too) come from that
+    repeat's rows, and a deterministic method's picks change between repeats."""
+    out = tmp_path / "sub"
+    res = _run(bench_data, out, small_model_dir, methods="random,probcover@raw", pool_fraction=0.75)
+    assert res.computed == 8
+    n_pool = 120
+    sel = {}
+    for path in (out / "selections").rglob("*.npy"):
+        method, repeat = path.parent.name, int(path.name[1:4])
+        picks = np.load(path)
+        assert np.isin(picks, repeat_pool_rows(n_pool, 0.75, repeat)).all(), (method, repeat)
+        sel[(method, repeat)] = set(picks.tolist())
+    probcover = [k for k in sel if k[0].startswith("probcover")]
+    assert len(probcover) == 2 and sel[probcover[0]] != sel[probcover[1]]
+    assert all(c["selection"]["pool_rows"] == 90 for c in res.cells)
+    assert json.loads((out / "run.json").read_text())["config"]["pool_fraction"] == 0.75
+    # the same folder with the whole pool (or another fraction) is another benchmark
+    with pytest.raises(ConfigError, match="pool_fraction"):
+        _run(bench_data, out, small_model_dir, methods="random,probcover@raw")
+    with pytest.raises(InputError, match="a repeat's pool of 12 images"):
+        _run(bench_data, tmp_path / "tiny", small_model_dir, pool_fraction=0.1)

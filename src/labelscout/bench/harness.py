@@ -77,6 +77,17 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(rows))
 
 
+def repeat_pool_rows(n_pool: int, fraction: float | None, seed: int) -> np.ndarray:
+    """The pool rows a repeat selects from: all of them, or (``fraction``) a seeded random
+    ``round(fraction * n_pool)`` of them, sorted. Drawing a new pool per repeat makes the
+    repeats vary what a deterministic method sees, so its interval includes its own spread
+    over pools and not only random's (a repeat otherwise only reseeds the strategy)."""
+    if fraction is None:
+        return np.arange(n_pool)
+    k = int(round(fraction * n_pool))
+    return np.sort(np.random.default_rng([seed, 7919]).choice(n_pool, k, replace=False))
+
+
 def _embedding_name(spec: MethodSpec, embeddings: Mapping[str, str]) -> str:
     """The embedding a method uses: its own ``/NAME``, else ``default``, else the only one given."""
     if spec.embedding:
@@ -159,11 +170,11 @@ def _space(out: Path, spec: MethodSpec, emb_name: str, vectors: np.ndarray, seed
     return Z, time.perf_counter() - t0
 
 
-def _selection(out: Path, spec: MethodSpec, Z: np.ndarray | None, n_pool: int, budget: int, max_budget: int,
+def _selection(out: Path, spec: MethodSpec, Z: np.ndarray | None, rows: np.ndarray, budget: int, max_budget: int,
                seed: int, repeat: int) -> tuple[np.ndarray, float]:
-    """Pool rows picked by the method for ``budget`` (cached). A prefix-consistent strategy
-    is run once per repeat at ``max_budget`` (the largest budget that repeat needs) and
-    each budget takes its prefix."""
+    """Pool rows picked by the method for ``budget`` (cached) from the repeat's ``rows`` of
+    the pool. A prefix-consistent strategy is run once per repeat at ``max_budget`` (the
+    largest budget that repeat needs) and each budget takes its prefix."""
     from ..strategies import STRATEGIES
 
     prefix = bool(getattr(STRATEGIES[spec.strategy], "prefix_consistent", False))
@@ -173,12 +184,15 @@ def _selection(out: Path, spec: MethodSpec, Z: np.ndarray | None, n_pool: int, b
         picks = np.load(path)
         secs = 0.0
     else:
-        X = Z if Z is not None else np.zeros((n_pool, 1), dtype=np.float32)  # random needs only the pool size
+        if Z is None:  # random needs only the pool's size
+            X = np.zeros((rows.size, 1), dtype=np.float32)
+        else:  # rows are all of Z's or a sorted subset: no copy for the whole pool
+            X = Z if rows.size == Z.shape[0] else Z[rows]
         selector = spec.build_strategy(n, seed)
         t0 = time.perf_counter()
         selector.fit(X)  # images only: no labels reach the strategy
         secs = time.perf_counter() - t0
-        picks = np.asarray(selector.selected_, dtype=np.int32)
+        picks = rows[np.asarray(selector.selected_, dtype=np.int64)].astype(np.int32)  # back to pool rows
         atomic_save_npy(path, picks)
         why = getattr(selector, "choice_", None)  # what a meta-strategy (auto) chose, and why
         if why is not None:
@@ -226,24 +240,28 @@ def _probe_features(source: str, data: Path, pool: LabeledImages, test: LabeledI
     return standardize_features(vectors[rows_pool], vectors[rows_test])
 
 
-def _config_fingerprint(data: Path, pool: LabeledImages, test: LabeledImages, recipe: ProbeRecipe, seed: int) -> dict[str, Any]:
+def _config_fingerprint(data: Path, pool: LabeledImages, test: LabeledImages, recipe: ProbeRecipe, seed: int,
+                        pool_fraction: float | None = None) -> dict[str, Any]:
     # the test ids are part of the hash, so a different test_limit is a different benchmark
     ids_hash = hashlib.sha256("\n".join(pool.ids + ["|"] + test.ids).encode()).hexdigest()[:16]
-    return {"format": "labelscout-probe-bench/1", "data": str(data), "pool": len(pool), "test": len(test),
-            "classes": pool.classes, "ids_sha256": ids_hash, "recipe": recipe.to_json(), "seed": seed}
+    out = {"format": "labelscout-probe-bench/1", "data": str(data), "pool": len(pool), "test": len(test),
+           "classes": pool.classes, "ids_sha256": ids_hash, "recipe": recipe.to_json(), "seed": seed}
+    if pool_fraction is not None:  # absent for the whole pool, so earlier runs still resume
+        out["pool_fraction"] = pool_fraction
+    return out
 
 
 def _check_config(out: Path, config: dict[str, Any]) -> None:
     path = out / CONFIG_FILE
     if path.is_file():
         old = json.loads(path.read_text())
-        keys = ("pool", "test", "classes", "ids_sha256", "recipe", "seed")
+        keys = ("pool", "test", "classes", "ids_sha256", "recipe", "seed", "pool_fraction")
         diff = [k for k in keys if old.get(k) != config.get(k)]
         if diff:
             raise ConfigError(
                 f"{out} holds results of a different benchmark configuration (differs in: {', '.join(diff)}); "
                 "cells from different probes or data must not be mixed.",
-                hint="Use a new --out folder, or rerun with the same --recipe, --seed and data.",
+                hint="Use a new --out folder, or rerun with the same --recipe, --seed, --pool-fraction and data.",
             )
     else:
         atomic_write_json(path, config)
@@ -253,6 +271,7 @@ _CONSTRAINTS = {
     "repeats": [Interval(numbers.Integral, 1, None)],
     "seed": [Interval(numbers.Integral, 0, None)],
     "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
+    "pool_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
 }
 
 
@@ -277,6 +296,7 @@ def run_probe_benchmark(
     cache_dir: str | Path | None = "default",
     progress: bool | None = None,
     probe_embedding: str | None = None,
+    pool_fraction: float | None = None,
 ) -> ProbeBenchmarkResult:
     """Run (or resume) the probe benchmark and write its report into ``out``.
 
@@ -291,6 +311,9 @@ def run_probe_benchmark(
     one), which must hold the test images too (:mod:`.linear`).
     ``test_limit``: score on a fixed class-stratified subset of this many test images
     (the same for every cell; for cheap CPU runs), instead of the whole test set.
+    ``pool_fraction``: every repeat selects from its own seeded random fraction of the pool
+    (the baseline and every method of a repeat from the same rows), so deterministic methods
+    vary between repeats too and the paired intervals include their spread over pools.
     ``threads``: torch CPU threads for this process (``torch.set_num_threads``); on a
     machine shared with other jobs 1 thread can be several times faster than 2, because
     an OpenMP team waits for its slowest, descheduled thread.
@@ -304,7 +327,8 @@ def run_probe_benchmark(
         raise ConfigError(f"The 'budgets' parameter must hold counts >= 1. Got {list(budgets)!r} instead.")
     per_budget = _repeats_per_budget(budgets, repeats)
     for r in per_budget.values():
-        validate_params("run_probe_benchmark", {"repeats": r, "seed": seed, "confidence": confidence}, _CONSTRAINTS)
+        validate_params("run_probe_benchmark", {"repeats": r, "seed": seed, "confidence": confidence,
+                                                "pool_fraction": pool_fraction}, _CONSTRAINTS)
     budgets = sorted(per_budget)
     repeats = max(per_budget.values())
     specs = parse_methods(list(methods) if not isinstance(methods, str) else methods)
@@ -337,7 +361,7 @@ def run_probe_benchmark(
                      "repeats": {str(b): r for b, r in per_budget.items()}, "probe_embedding": probe_embedding if linear else None,
                      "embeddings": embeddings, "recipe": rec.to_json(), "device": device, "seed": seed,
                      "baseline": baseline, "confidence": confidence, "test_limit": test_limit,
-                     "threads": threads}
+                     "threads": threads, "pool_fraction": pool_fraction}
     t_start = time.perf_counter()
     with record.timer("load_data"):
         pool, test = load_cifar_like(data, train=train_split, test=test_split, cache_dir=cache_root, progress=progress,
@@ -347,7 +371,11 @@ def run_probe_benchmark(
     if budgets[-1] > len(pool):
         raise InputError(f"The largest budget {budgets[-1]} exceeds the pool of {len(pool)} images in {data / train_split}.",
                          hint=f"Use budgets of at most {len(pool)}.")
-    _check_config(out, _config_fingerprint(data, pool, test, rec, seed))
+    if pool_fraction is not None and budgets[-1] > repeat_pool_rows(len(pool), pool_fraction, seed).size:
+        k = repeat_pool_rows(len(pool), pool_fraction, seed).size
+        raise InputError(f"The largest budget {budgets[-1]} exceeds a repeat's pool of {k} images "
+                         f"({pool_fraction:g} of {len(pool)}).", hint=f"Use budgets of at most {k}, or a larger --pool-fraction.")
+    _check_config(out, _config_fingerprint(data, pool, test, rec, seed, pool_fraction))
     record.write(out)
 
     planned = [(r, b, s) for r in range(repeats) for b in budgets for s in specs
@@ -381,7 +409,8 @@ def run_probe_benchmark(
                         if secs:
                             log.info("fitted space %s in %.1f s", key, secs)
                     Z = space_cache[key]
-                picks, sel_secs = _selection(out, spec, Z, len(pool), budget, top_budget[(spec.text, r)], cell_seed, r)
+                rows = repeat_pool_rows(len(pool), pool_fraction, seed + r)
+                picks, sel_secs = _selection(out, spec, Z, rows, budget, top_budget[(spec.text, r)], cell_seed, r)
                 if len(np.unique(picks)) != len(picks) or len(picks) != budget:
                     raise InputError(f"Method {spec.text!r} returned {len(picks)} picks ({len(np.unique(picks))} unique) "
                                      f"for a budget of {budget}; a benchmark needs exactly the budget.")
@@ -401,7 +430,7 @@ def run_probe_benchmark(
                     "accuracy": score.accuracy, "per_class": dict(zip(pool.classes, score.per_class)), "n_test": score.n_test,
                     "selection": {"sha256": hashlib.sha256(np.sort(picks).astype(np.int64).tobytes()).hexdigest()[:16],
                                   "class_counts": dict(zip(pool.classes, np.bincount(pool.labels[picks], minlength=len(pool.classes)).tolist())),
-                                  "seconds": round(sel_secs, 3)},
+                                  "seconds": round(sel_secs, 3), "pool_rows": int(rows.size)},
                     "probe": {"recipe": rec.name, **probe.train_stats_},
                 }
                 atomic_write_json(_cell_path(out, spec, budget, r), cell)

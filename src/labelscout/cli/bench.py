@@ -67,6 +67,8 @@ def probe_command(
     recipe_set: List[str] = typer.Option([], "--recipe-set", help="Override one recipe field, FIELD=VALUE (e.g. epochs=30). Repeatable."),
     test_limit: Optional[int] = typer.Option(None, "--test-limit", min=1, help="Score on a fixed stratified subset of this many test images."),
     seed: int = typer.Option(0, "--seed", min=0, help="Base seed; repeat r uses seed+r for selection and probe."),
+    pool_fraction: Optional[float] = typer.Option(None, "--pool-fraction", min=0.0, max=1.0,
+                                                  help="Each repeat selects from its own seeded random fraction of the pool (e.g. 0.9), so deterministic methods vary between repeats too."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (1 is fastest on a CPU shared with other jobs)."),
     confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the intervals."),
     device: str = DeviceOpt,
@@ -81,7 +83,7 @@ def probe_command(
         data, budgets=_ints(budgets, "--budgets"), methods=methods, out=out, repeats=_repeats(repeats), embeddings=embeddings,
         probe_embedding=probe_embedding,
         recipe=recipe, recipe_overrides=_overrides(recipe_set, "--recipe-set"), device=device, seed=seed, confidence=confidence,
-        test_limit=test_limit, threads=threads, cache_dir=cache_arg(cache_dir, no_cache),
+        test_limit=test_limit, threads=threads, cache_dir=cache_arg(cache_dir, no_cache), pool_fraction=pool_fraction,
     )
     echo_result(f"{len(result.cells)} cells ({result.computed} computed now) -> {result.files.get('summary_md', out)}")
 
