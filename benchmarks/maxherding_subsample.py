@@ -9,11 +9,14 @@ so the interval also covers how a method's accuracy varies with the pool. Each m
 gets the linear probe of the table (`--recipe linear`, the same standardisation),
 paired by repeat with random picks from the same subset.
 
-    python benchmarks/maxherding_subsample.py EMB_DIR OUT.json [REPEATS] [BUDGETS] [SCALES]
+    python benchmarks/maxherding_subsample.py EMB_DIR OUT.json [REPEATS] [BUDGETS] [SCALES] [DRAWS]
 
 EMB_DIR: `labelscout embed` of the CIFAR-10 folder (train/ and test/ ids). BUDGETS default
 "500,1000"; SCALES (MaxHerding's bandwidth as a multiple of ProbCover's automatic delta)
-default "0.6,0.7,0.8"; 0.7 is the product's automatic bandwidth.
+default "0.6,0.7,0.8"; 0.7 is the product's automatic bandwidth. DRAWS: "script" (default:
+repeat r's pool drawn by ``default_rng(1000 + r)``) or "harness" (the pools of `labelscout
+bench probe --pool-fraction 0.9`, :func:`labelscout.bench.harness.repeat_pool_rows`), to
+compare the two sets of draws with one pipeline.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import time
 import numpy as np
 from scipy import stats
 
+from labelscout.bench.harness import repeat_pool_rows
 from labelscout.bench.linear import LinearProbe, standardize_features
 from labelscout.embed.store import EmbeddingSet
 from labelscout.runs.atomic import atomic_write_json
@@ -42,6 +46,9 @@ def main() -> None:
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     budgets = [int(b) for b in (sys.argv[4] if len(sys.argv) > 4 else "500,1000").split(",")]
     scales = [float(s) for s in (sys.argv[5] if len(sys.argv) > 5 else "0.6,0.7,0.8").split(",")]
+    draws = sys.argv[6] if len(sys.argv) > 6 else "script"
+    if draws not in ("script", "harness"):
+        raise SystemExit(f"DRAWS must be 'script' or 'harness'; got {draws!r}")
     t_start = time.perf_counter()
     machine = machine_info()
     emb = EmbeddingSet.load(emb_dir)
@@ -58,12 +65,14 @@ def main() -> None:
 
     methods = ["random", "probcover"] + [f"maxherding:{s:g}" for s in scales]
     res: dict = {"command": "python benchmarks/maxherding_subsample.py " + " ".join(sys.argv[1:]), "machine": machine,
-                 "model_id": emb.model_id, "pool_share": 0.9, "repeats": repeats, "budgets": {}}
+                 "model_id": emb.model_id, "pool_share": 0.9, "draws": draws, "repeats": repeats, "budgets": {}}
     for b in budgets:
         acc: dict[str, list[float]] = {m: [] for m in methods}
         for r in range(repeats):
             rng = np.random.default_rng(1000 + r)
             sub = np.sort(rng.choice(len(Xtr), int(0.9 * len(Xtr)), replace=False))
+            if draws == "harness":  # the same pools as bench probe --pool-fraction 0.9 --seed 0
+                sub = repeat_pool_rows(len(Xtr), 0.9, r)
             X = Xtr[sub]
             delta, _ = auto_delta(prepare_metric(X, "cosine"), b, k=_k_cap(X.shape[1]), seed=r)
             acc["random"].append(probe(sub[rng.choice(sub.size, b, replace=False)]))
