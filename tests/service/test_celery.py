@@ -104,6 +104,31 @@ def test_celery_select_equals_the_library_run(cluster, undisturbed, tmp_path):
     assert all(t["worker"] and t["attempts"] == 1 for t in undisturbed["tasks"])
 
 
+def test_celery_fisher_match_with_a_validation_dataset_equals_the_library_run(cluster, cluster_dataset, tmp_path):
+    """Active learning on the workers: fisher-match with the validation images as a dataset of
+    their own (resolved by the worker that runs the final task) and the head trained on the
+    excluded (already labeled) ids' class folders picks what the library picks in one process."""
+    import labelscout
+
+    c, h = cluster["client"], cluster["headers"]
+    val = c.post(f"{API}/datasets", headers=h, files=[("file", ("val.zip", images_zip(20, skip=32), "application/zip"))])
+    assert val.status_code == 201, val.text
+    ids = sorted(c.get(f"{API}/datasets/{cluster_dataset['id']}", headers=h).json()["files"])
+    candidates = ids[:20]  # the other 12 are labeled (excluded: the head trains on them, they are never picked)
+    params = {"n": 4, "strategy": "fisher-match", "validation": val.json()["id"], "labels": "folders",
+              "exclude": ids[20:], "batch_size": 8, "report": False}
+    job = c.post(f"{API}/jobs", headers=h, json={"kind": "select", "dataset": cluster_dataset["id"], "params": params})
+    assert job.status_code == 201, job.text
+    done = wait_job(c, h, job.json()["id"], timeout=180)
+    assert done["status"] == "succeeded", done
+    served = c.get(f"{API}/jobs/{done['id']}/files/selection.txt", headers=h).text.split()
+    ref = labelscout.select(copy_images(32, tmp_path / "imgs"), 4, strategy="fisher-match", labels="folders",
+                            exclude=ids[20:], validation=copy_images(20, tmp_path / "val", skip=32), batch_size=8,
+                            cache_dir=None, report=False, progress=False)
+    same_as_single_run(served, ref.selection.ids)
+    assert set(served) <= set(candidates)
+
+
 def test_worker_killed_mid_shard_the_job_succeeds_elsewhere_with_the_same_selection(cluster, tmp_path):
     import labelscout
 
