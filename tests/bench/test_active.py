@@ -94,6 +94,14 @@ def test_the_command_reads_json_parameters_as_select_does(tmp_path, collection, 
     assert [row["labels"] for row in cell["rounds"]] == [20, 40] and cell["params"]["strategies"]["coreset"] == 0.5
     code, _, err = run_cli(args + ["-p", "combine.strategies={oops"], capsys)
     assert code == 2 and "not valid JSON" in err
+    # a second run into the same folder (another -p): both commands stay on record, oldest first
+    code, _, err = run_cli(args + ["-p", 'combine.strategies={"fisher-match": 1}'], capsys)
+    assert code == 0, err
+    rec = json.loads((tmp_path / "b" / "active.json").read_text())
+    assert len(rec["commands"]) == 2 and rec["commands"][-1] == rec["command"]
+    assert '"coreset": 0.5' in rec["commands"][0] and '"coreset"' not in rec["commands"][1]
+    assert {c["params"]["strategies"].get("coreset") for c in map(lambda p: json.loads(p.read_text()),
+                                                                    (tmp_path / "b" / "cells").glob("*combine*.json"))} == {0.5, None}
 
 
 @pytest.mark.parametrize("tag", ["random", "fisher-match-emphasis=10", "uncertainty-measure=margin"])

@@ -240,6 +240,14 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
             raise ConfigError(f"{out} holds cells of another setup ({config_path}); use a new --out folder.",
                               hint="Only --repeats, --strategies and --pools may change between resumed runs.")
     atomic_write_json(config_path, config)
+    # every command that has filled this folder, oldest first: cells are keyed by strategy and
+    # parameters, so several runs (other strategies, other -p) can share one folder and table
+    commands = []
+    if (out / "active.json").is_file():
+        old_record = json.loads((out / "active.json").read_text())
+        commands = list(old_record.get("commands") or ([old_record["command"]] if old_record.get("command") else []))
+    if command and (not commands or commands[-1] != command):
+        commands.append(command)
     todo = [(p, s, r) for r in range(repeats) for p in pools for s in strategies]
     computed = 0
 
@@ -247,7 +255,7 @@ def _run(embeddings, out, strategies, pools, strategy_params, initial, step, rou
         # after every trajectory, so a run stopped by a time limit still leaves its tables
         cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
         summary = _finite(summarize_active(cells, confidence=confidence))
-        record = {"command": command, "config": config, "computed_now": computed,
+        record = {"command": command, "commands": commands, "config": config, "computed_now": computed,
                   "seconds": round(time.perf_counter() - t_start, 1), "versions": package_versions(), "machine": machine, "summary": summary}
         atomic_write_json(out / "active.json", record)
         atomic_write_text(out / "active.md", active_markdown(summary, config, command=command))
