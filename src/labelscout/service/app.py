@@ -141,9 +141,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                                 pool_size=len(manifest["files"]) if manifest and not manifest["videos"] else None)
         except ParamError as exc:
             raise _error(422, f"{exc.param}: {exc.message}", param=exc.param) from None
-        if body.kind == "select" and config.get("validation") is not None:
-            _check_validation_dataset(config)
-        if body.kind == "select":
+        if body.kind == "select":  # what names other server data: checked here, where the store is
+            if config.get("validation") is not None:
+                _check_validation_dataset(config)
             for name, rel in model_files(config).items():
                 if dataset_file(Path(store.dataset(body.dataset)["root"]), rel) is None:
                     raise _error(422, f"{name}: the dataset {body.dataset!r} has no file {rel!r}.",

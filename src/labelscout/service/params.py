@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..config import InspectConfig, ModelConfig, SelectConfig, TrainConfig, VideoConfig
 from ..errors import ConfigError, InputError
 
-__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "dataset_file", "model_files", "validation_needs_labels", "EMBED_PARAMS"]
+__all__ = ["JOB_KINDS", "ParamError", "job_config", "library_call", "dataset_file", "model_files", "validation_needs_labels",
+           "EMBED_PARAMS"]
 
 
 class ParamError(ValueError):
