@@ -181,15 +181,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise _error(422, f"validation: no dataset {vid!r}.", "Upload the validation images as a dataset of their "
                          "own (POST /datasets) and pass its id.", param="validation")
         if validation_needs_labels(config):
+            from ..sources.labels import labels_from_folders  # the rule the run applies to the folder
+
             files = json.loads((settings.dataset_dir(vid) / "manifest.json").read_text())["files"]
-            classes = {f.split("/")[0] for f in files if "/" in f}
-            loose = [f for f in files if "/" not in f]
-            if len(classes) < 2 or loose:
+            if labels_from_folders(files) is None:
                 raise _error(422, f"validation: strategy {config['strategy']!r} needs the validation images in class "
-                             f"folders (<class>/<image>), at least two classes; dataset {vid!r} has "
-                             f"{len(classes)} class folder(s) and {len(loose)} image(s) outside any"
-                             + (f", e.g. {loose[0]!r}." if loose else "."),
-                             "Upload a zip whose top-level folders are the class names.", param="validation")
+                             f"folders (<class>/<image>), at least two classes; dataset {vid!r} has not.",
+                             "Upload a zip whose folders are named by the classes.", param="validation")
 
     @app.get(f"{API}/jobs", tags=["jobs"])
     def list_jobs(status: Optional[Literal["queued", "running", "succeeded", "failed", "cancelled"]] = None,

@@ -259,17 +259,17 @@ def _check_validation(selector: Any, config: dict[str, Any]) -> None:
 def _check_model_files(selector: Any, config: dict[str, Any]) -> None:
     """``predictions`` / ``features`` name files inside the dataset (relative, no ``..``), and
     only for a prediction-based strategy (the rules of ``labelscout select --predictions``)."""
-    from pathlib import PurePosixPath
-
     from ..strategies._predictive import uses_predictions
+    from .uploads import UploadRefused, safe_relative
 
     for name in ("predictions", "features"):
         value = config[name]
         if value is None:
             continue
-        parts = PurePosixPath(value.replace("\\", "/")).parts
-        if value.startswith(("/", "\\")) or ".." in parts or (parts and parts[0].endswith(":")):
-            raise ParamError(name, f"must be the path of a file inside the job's dataset (e.g. preds.csv); got {value!r}")
+        try:
+            safe_relative(value, name)  # the rule uploaded archive members follow
+        except UploadRefused:
+            raise ParamError(name, f"must be the path of a file inside the job's dataset (e.g. preds.csv); got {value!r}") from None
         if not uses_predictions(selector):
             raise ParamError(name, f"is used by the prediction-based strategies (uncertainty, badge, fisher-match); "
                                    f"strategy {config['strategy']!r} does not use it")
